@@ -1,0 +1,3 @@
+from playhub.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,261 @@
+"""``Client``: one TCP connection to a PlayHub listener.
+
+* speaks either framing (NDJSON by default, or the 4-byte length prefix);
+* tags every request with an ``id`` and matches responses to requests, so several requests may be in flight;
+* delivers pushes (messages without ``status``) to subscribers;
+* turns error responses into the typed exceptions of ``playhub.protocol.errors``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from playhub.protocol.errors import PlayHubError, error_from_wire
+from playhub.wire.framing import FrameDecoder, Framing, encode_frame
+
+log = logging.getLogger("playhub.client")
+
+PushCallback = Callable[[str, dict[str, Any]], None]
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+class ConnectionLost(ConnectionError):
+    """The connection closed while a request was waiting for its answer."""
+
+
+class Client:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        framing: Framing = Framing.NDJSON,
+        max_frame: int = 64 << 20,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.framing = framing
+        self.token: str | None = None
+        self.username: str | None = None
+        self._decoder = FrameDecoder(max_frame, framing)
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._unlabelled: deque[int] = deque()  # ids in send order, for answers that carry no id
+        self._queues: dict[str | None, list[asyncio.Queue[dict[str, Any]]]] = {}
+        self._callbacks: dict[str | None, list[PushCallback]] = {}
+        self._closed = asyncio.Event()
+        self.close_reason: BaseException | None = None
+        self._reader_task = asyncio.create_task(self._read_loop())
+
+    @classmethod
+    async def connect(
+        cls, host: str, port: int, *, framing: Framing = Framing.NDJSON, timeout: float = 10.0
+    ) -> Client:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, limit=1 << 20), timeout)
+        return cls(reader, writer, framing)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    # --- requests --------------------------------------------------------------------------------------------
+    def send_request(
+        self,
+        type_: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        with_token: bool = True,
+    ) -> asyncio.Future[dict[str, Any]]:
+        """Send without waiting; returns the future of the full response envelope."""
+        if self.closed:
+            raise ConnectionLost(f"connection closed: {self.close_reason or 'by the server'}")
+        req_id = next(self._ids)
+        message: dict[str, Any] = {"type": type_, "id": req_id}
+        tok = token if token is not None else (self.token if with_token else None)
+        if tok is not None:
+            message["token"] = tok
+        if payload is not None:
+            message["payload"] = payload
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = fut
+        self._unlabelled.append(req_id)
+        self.writer.write(encode_frame(self.framing, _encode(message)))
+        return fut
+
+    async def request_raw(
+        self,
+        type_: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        timeout: float | None = 30.0,
+    ) -> dict[str, Any]:
+        """Send a request and return the whole response envelope, error or not."""
+        fut = self.send_request(type_, payload, token=token)
+        await self.writer.drain()
+        return await asyncio.wait_for(fut, timeout)
+
+    async def request(
+        self,
+        type_: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        timeout: float | None = 30.0,
+    ) -> dict[str, Any]:
+        """Send a request; return its payload, or raise the PlayHubError subclass for its code."""
+        resp = await self.request_raw(type_, payload, token=token, timeout=timeout)
+        if resp.get("status") != "ok":
+            raise error_from_wire(
+                int(resp.get("code", 199)), str(resp.get("message", "")), resp.get("payload")
+            )
+        payload_out = resp.get("payload")
+        return payload_out if isinstance(payload_out, dict) else {}
+
+    async def send_raw(self, data: bytes) -> None:
+        """Write bytes as they are (tests of malformed input)."""
+        self.writer.write(data)
+        await self.writer.drain()
+
+    # --- accounts helpers ------------------------------------------------------------------------------------
+    async def _login(self, type_: str, username: str, password: str) -> dict[str, Any]:
+        out = await self.request(type_, {"username": username, "password": password}, token=None)
+        self.token = out["session_token"]
+        self.username = username
+        return out
+
+    async def register_dev(self, username: str, password: str) -> dict[str, Any]:
+        return await self._login("REGISTER_DEV", username, password)
+
+    async def login_dev(self, username: str, password: str) -> dict[str, Any]:
+        return await self._login("LOGIN_DEV", username, password)
+
+    async def register_player(self, username: str, password: str) -> dict[str, Any]:
+        return await self._login("REGISTER_PLAYER", username, password)
+
+    async def login_player(self, username: str, password: str) -> dict[str, Any]:
+        return await self._login("LOGIN_PLAYER", username, password)
+
+    async def logout(self) -> None:
+        await self.request("LOGOUT")
+        self.token = None
+
+    # --- pushes ----------------------------------------------------------------------------------------------
+    def subscribe(self, type_: str | None = None) -> asyncio.Queue[dict[str, Any]]:
+        """A queue receiving every push of ``type_`` (all pushes when None) as ``{"type", "payload"}``."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._queues.setdefault(type_, []).append(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        for queues in self._queues.values():
+            if queue in queues:
+                queues.remove(queue)
+
+    def on_push(self, callback: PushCallback, type_: str | None = None) -> Callable[[], None]:
+        """Call ``callback(type, payload)`` for each push; returns a function that removes it."""
+        self._callbacks.setdefault(type_, []).append(callback)
+        return lambda: self._callbacks.get(type_, []).remove(callback)
+
+    async def wait_push(
+        self, type_: str, predicate: Callable[[dict[str, Any]], bool] | None = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Wait for the next push of ``type_`` whose payload satisfies ``predicate``; returns its payload."""
+        queue = self.subscribe(type_)
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    msg = await queue.get()
+                    if predicate is None or predicate(msg["payload"]):
+                        return msg["payload"]
+        finally:
+            self.unsubscribe(queue)
+
+    def _deliver_push(self, msg: dict[str, Any]) -> None:
+        type_ = msg.get("type")
+        payload = msg.get("payload") if isinstance(msg.get("payload"), dict) else {}
+        for key in (type_, None):
+            for queue in self._queues.get(key, ()):  # type: ignore[arg-type]
+                queue.put_nowait({"type": type_, "payload": payload})
+            for callback in list(self._callbacks.get(key, ())):  # type: ignore[arg-type]
+                try:
+                    callback(str(type_), payload)  # type: ignore[arg-type]
+                except Exception:
+                    log.exception("push callback failed")
+
+    # --- reading ---------------------------------------------------------------------------------------------
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                data = await self.reader.read(1 << 16)
+                if not data:
+                    break
+                for frame in self._decoder.feed(data):
+                    self._handle(frame)
+        except (ConnectionError, asyncio.CancelledError) as exc:
+            self.close_reason = exc
+        except Exception as exc:  # a malformed frame from the server: close rather than guess
+            log.warning("closing client connection: %s", exc)
+            self.close_reason = exc
+        finally:
+            self._closed.set()
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionLost("the server closed the connection"))
+            self._pending.clear()
+            for queues in self._queues.values():
+                for queue in queues:
+                    queue.put_nowait({"type": "__closed__", "payload": {}})
+
+    def _handle(self, frame: bytes) -> None:
+        try:
+            msg = _decode(frame)
+        except msgspec.DecodeError:
+            log.warning("ignoring a frame that is not JSON")
+            return
+        if not isinstance(msg, dict):
+            return
+        if "status" not in msg:
+            self._deliver_push(msg)
+            return
+        req_id = msg.get("id")
+        if req_id is None:
+            # Answers to frames the server could not parse carry no id: they answer the oldest outstanding request.
+            while self._unlabelled and self._unlabelled[0] not in self._pending:
+                self._unlabelled.popleft()
+            if not self._unlabelled:
+                return
+            req_id = self._unlabelled.popleft()
+        fut = self._pending.pop(req_id, None)
+        if fut is not None and not fut.done():
+            fut.set_result(msg)
+
+    async def close(self) -> None:
+        if not self.writer.is_closing():
+            self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()
+        self._reader_task.cancel()
+        with contextlib.suppress(BaseException):
+            await self._reader_task
+
+
+__all__ = ["Client", "ConnectionLost", "PlayHubError"]

@@ -1,0 +1,109 @@
+"""The envelope of every message, decoded once at the edge with msgspec.
+
+Request  ``{"type", "token"?, "payload"?, "id"?}``
+Response ``{"status", "code", "message", "payload", "id"?}``
+Push     ``{"type", "payload"}`` (never carries ``status``)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from playhub.protocol.codes import Code
+from playhub.protocol.errors import InvalidRequest, PlayHubError
+
+RequestId = int | str | None
+_EMPTY = msgspec.Raw(b"{}")
+
+
+class Request(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    type: str
+    token: str | None = None
+    payload: msgspec.Raw = _EMPTY
+    id: int | str | None = None
+
+
+_request_decoder = msgspec.json.Decoder(Request)
+_any_decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
+
+encode = _encoder.encode
+
+
+def decode_request(frame: bytes) -> Request:
+    """Decode one frame into a Request, or raise InvalidRequest naming what is wrong."""
+    try:
+        req = _request_decoder.decode(frame)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(f"bad envelope: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(f"not valid JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidRequest("not valid UTF-8") from None
+    return req
+
+
+def decode_json(frame: bytes) -> Any:
+    """Decode any JSON document (client side, legacy messages)."""
+    return _any_decoder.decode(frame)
+
+
+def decode_payload(raw: msgspec.Raw | bytes, decoder: msgspec.json.Decoder) -> Any:
+    """Decode a request payload against its schema; any mismatch is a 100."""
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(f"bad payload: {exc}") from None
+    except msgspec.DecodeError as exc:  # pragma: no cover - the envelope already parsed
+        raise InvalidRequest(f"bad payload: {exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidRequest("bad payload: not valid UTF-8") from None
+
+
+def ok(payload: Any = None, req_id: RequestId = None, message: str = "OK") -> bytes:
+    """Encode a success response. ``payload`` may be a dict, a Struct or a pre-encoded ``msgspec.Raw``."""
+    body: dict[str, Any] = {
+        "status": "ok",
+        "code": 0,
+        "message": message,
+        "payload": {} if payload is None else payload,
+    }
+    if req_id is not None:
+        body["id"] = req_id
+    return _encoder.encode(body)
+
+
+def error(code: int, message: str, payload: dict[str, Any] | None = None, req_id: RequestId = None) -> bytes:
+    body: dict[str, Any] = {
+        "status": "error",
+        "code": int(code),
+        "message": message,
+        "payload": payload or {},
+    }
+    if req_id is not None:
+        body["id"] = req_id
+    return _encoder.encode(body)
+
+
+def error_from(exc: PlayHubError, req_id: RequestId = None) -> bytes:
+    return error(exc.code, exc.message, exc.payload, req_id)
+
+
+def push(type_: str, payload: Any) -> bytes:
+    return _encoder.encode({"type": type_, "payload": payload})
+
+
+__all__ = [
+    "Code",
+    "Request",
+    "decode_json",
+    "decode_payload",
+    "decode_request",
+    "encode",
+    "error",
+    "error_from",
+    "ok",
+    "push",
+]

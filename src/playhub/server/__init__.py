@@ -1,0 +1,1 @@
+"""Sockets live here: listeners, connections, the router and thin handlers per area."""

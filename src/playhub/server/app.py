@@ -1,0 +1,156 @@
+"""Composition root: builds the services, opens the store, starts both listeners and owns every background task."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from playhub.server.connection import Connection
+from playhub.server.handlers import AREAS
+from playhub.server.router import Listener, Router
+from playhub.services.accounts import AccountService
+from playhub.services.events import EventBus
+from playhub.services.sessions import SessionRegistry
+from playhub.settings import Settings
+from playhub.store.blobs import BlobStore
+from playhub.store.db import Database
+
+log = logging.getLogger("playhub.server")
+
+RUNTIME_PORTS_FILE = "runtime_ports.json"
+
+
+class PlayHubApp:
+    """The whole platform in one object. Areas attach their services in their ``startup`` hook."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.data_dir = Path(settings.data_dir)
+        self.db = Database(self.data_dir / "playhub.sqlite3")
+        self.blobs = BlobStore(self.data_dir)
+        self.events = EventBus()
+        self.sessions = SessionRegistry(settings.session_resume_grace_s)
+        self.accounts = AccountService(settings, self.db, self.sessions)
+        self.dev_port = 0
+        self.lobby_port = 0
+        self._servers: list[asyncio.base_events.Server] = []
+        self._connections: set[Connection] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._stop_requested = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._started = False
+
+    # --- lifecycle -----------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.blobs.ensure()
+        await self.db.open()
+        for area in AREAS:
+            startup = getattr(area, "startup", None)
+            if startup is not None:
+                await startup(self)
+        groups = [area.routes for area in AREAS]
+        s = self.settings
+        dev = await self._listen(Router(self, Listener.DEV, groups), s.dev_port)
+        lobby = await self._listen(Router(self, Listener.LOBBY, groups), s.lobby_port)
+        self.dev_port = dev.sockets[0].getsockname()[1]
+        self.lobby_port = lobby.sockets[0].getsockname()[1]
+        self.spawn(self._housekeeping())
+        self._write_runtime_ports()
+        self._started = True
+        log.info(
+            "PlayHub ready: developer port %s:%d, lobby port %s:%d, data in %s",
+            s.host,
+            self.dev_port,
+            s.host,
+            self.lobby_port,
+            self.data_dir,
+        )
+
+    async def _listen(self, router: Router, port: int) -> asyncio.base_events.Server:
+        async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if len(self._connections) >= self.settings.max_connections:
+                writer.close()
+                return
+            conn = Connection(router, self.settings, reader, writer)
+            conn.transport.set_write_buffer_limits(high=256 * 1024)
+            self._connections.add(conn)
+            try:
+                await conn.serve()
+            finally:
+                self._connections.discard(conn)
+
+        server = await asyncio.start_server(
+            on_client, self.settings.host, port, limit=self.settings.read_size, reuse_address=True
+        )
+        self._servers.append(server)
+        return server
+
+    def _write_runtime_ports(self) -> None:
+        info = {
+            "developer_port": self.dev_port,
+            "lobby_port": self.lobby_port,
+            "dev_host": self.settings.advertised_host,
+            "lobby_host": self.settings.advertised_host,
+            "pid": os.getpid(),
+        }
+        path = self.data_dir / RUNTIME_PORTS_FILE
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(info, indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Start a background task owned by the app; cancelled at ``stop``."""
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.sessions.expire()
+
+    def request_stop(self) -> None:
+        """Ask ``serve_until_stopped`` to shut down (signal handlers call this)."""
+        self._stop_requested.set()
+
+    async def serve_until_stopped(self) -> None:
+        await self._stop_requested.wait()
+        await self.stop()
+
+    async def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._stop_requested.set()
+        for server in self._servers:
+            server.close()
+        for conn in list(self._connections):
+            conn.close()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        for area in reversed(AREAS):
+            shutdown = getattr(area, "shutdown", None)
+            if shutdown is not None:
+                try:
+                    await shutdown(self)
+                except Exception:
+                    log.exception("shutdown of %s failed", area.__name__)
+        for server in self._servers:
+            try:
+                await asyncio.wait_for(server.wait_closed(), 2.0)
+            except TimeoutError:
+                pass
+        self.accounts.close()
+        await self.db.close()
+        try:
+            (self.data_dir / RUNTIME_PORTS_FILE).unlink()
+        except FileNotFoundError:
+            pass
+        log.info("PlayHub stopped")

@@ -1,0 +1,166 @@
+"""One client connection: read frames, dispatch them in order, write answers and pushes in the client's framing.
+
+Backpressure: requests are handled one at a time, so a client that floods requests is simply read more slowly.
+Outgoing data goes into the transport buffer; a client that stops reading and lets that buffer grow past
+``max_send_buffer_bytes`` is disconnected instead of being buffered without end. Transfers (downloads) use
+``send_flow``, which waits for the buffer to drain, so a slow reader slows the sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from playhub.protocol import envelope
+from playhub.protocol.errors import InvalidRequest
+from playhub.wire.framing import FrameDecoder, FrameTooLarge, Framing, encode_frame
+
+if TYPE_CHECKING:
+    from playhub.server.router import Router
+    from playhub.settings import Settings
+
+log = logging.getLogger("playhub.conn")
+
+
+class Connection:
+    __slots__ = (
+        "router",
+        "settings",
+        "reader",
+        "writer",
+        "transport",
+        "remote_ip",
+        "remote",
+        "decoder",
+        "_closed",
+        "_tasks",
+        "_on_close",
+        "data",
+    )
+
+    def __init__(
+        self, router: Router, settings: Settings, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.router = router
+        self.settings = settings
+        self.reader = reader
+        self.writer = writer
+        self.transport = writer.transport
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        self.remote_ip: str = str(peer[0])
+        self.remote = f"{peer[0]}:{peer[1]}"
+        self.decoder = FrameDecoder(settings.max_frame_bytes)
+        self._closed = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._on_close: list[Callable[[Connection], None]] = []
+        self.data: dict[str, Any] = {}  # per-connection state owned by areas (e.g. open downloads)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or self.transport.is_closing()
+
+    @property
+    def framing(self) -> Framing:
+        return self.decoder.framing or Framing.NDJSON
+
+    # --- sending ---------------------------------------------------------------------------------------------
+    def send(self, encoded: bytes) -> None:
+        """Queue one encoded JSON document; disconnect the client if it is not reading its answers."""
+        if self.closed:
+            return
+        self.transport.write(encode_frame(self.framing, encoded))
+        if self.transport.get_write_buffer_size() > self.settings.max_send_buffer_bytes:
+            log.warning(
+                "%s: not reading (over %d bytes queued), disconnecting",
+                self.remote,
+                self.settings.max_send_buffer_bytes,
+            )
+            self.abort()
+
+    def push(self, type_: str, payload: Any) -> None:
+        self.send(envelope.push(type_, payload))
+
+    async def send_flow(self, encoded: bytes) -> None:
+        """Send with flow control: waits while the client is slower than us. Raises ConnectionError when gone."""
+        if self.closed:
+            raise ConnectionResetError("connection closed")
+        self.transport.write(encode_frame(self.framing, encoded))
+        await self.writer.drain()
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run a task owned by this connection; it is cancelled when the connection closes."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: task failed", self.remote, exc_info=task.exception())
+
+    def on_close(self, callback: Callable[[Connection], None]) -> None:
+        self._on_close.append(callback)
+
+    def abort(self) -> None:
+        self._closed = True
+        self.transport.abort()
+
+    def close(self) -> None:
+        self._closed = True
+        self.transport.close()
+
+    async def serve(self) -> None:
+        router = self.router
+        read = self.reader.read
+        size = self.settings.read_size
+        try:
+            while not self._closed:
+                data = await read(size)
+                if not data:
+                    if self.decoder.buffered:
+                        log.info(
+                            "%s: disconnected in the middle of a frame (%d bytes dropped)",
+                            self.remote,
+                            self.decoder.buffered,
+                        )
+                    break
+                try:
+                    frames = self.decoder.feed(data)
+                except FrameTooLarge as exc:
+                    self.send(envelope.error_from(InvalidRequest(f"{exc}: connection closed")))
+                    await self._flush_and_close()
+                    break
+                for frame in frames:
+                    await router.dispatch(self, frame)
+                    if self._closed:
+                        break
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            await self._teardown()
+
+    async def _flush_and_close(self) -> None:
+        try:
+            await asyncio.wait_for(self.writer.drain(), 2.0)
+        except (ConnectionError, TimeoutError):
+            pass
+        self.close()
+
+    async def _teardown(self) -> None:
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        for callback in self._on_close:
+            try:
+                callback(self)
+            except Exception:
+                log.exception("%s: close callback failed", self.remote)
+        self.router.app.sessions.peer_closed(self)
+        if not self.transport.is_closing():
+            self.transport.close()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,174 @@
+"""The command catalogue and dispatch.
+
+Each area declares its commands on a ``Routes`` object with the payload schema, the role its token must carry and the
+listeners it is served on. The router decodes the envelope once, checks the listener and the token, decodes the
+payload against the schema, calls the handler and encodes its result. Handlers never write to sockets themselves.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from playhub.protocol import envelope
+from playhub.protocol.errors import InvalidRequest, PlayHubError, ServerError
+from playhub.services.sessions import Principal, Role
+
+if TYPE_CHECKING:
+    from playhub.server.app import PlayHubApp
+    from playhub.server.connection import Connection
+
+log = logging.getLogger("playhub.router")
+
+
+class Listener(enum.Flag):
+    DEV = enum.auto()
+    LOBBY = enum.auto()
+    BOTH = DEV | LOBBY
+
+
+@dataclass(slots=True)
+class Context:
+    """What a handler gets besides its payload."""
+
+    app: PlayHubApp
+    conn: Connection
+    user: Principal | None
+    req_id: int | str | None
+    token: str | None
+
+
+Handler = Callable[[Context, Any], Awaitable[Any]]
+LegacyHandler = Callable[["Connection", dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Command:
+    name: str
+    schema: type[msgspec.Struct]
+    handler: Handler
+    role: Role | None
+    listeners: Listener
+    concurrent: bool
+    decoder: msgspec.json.Decoder
+
+
+class Routes:
+    """A group of commands declared by one area module."""
+
+    def __init__(self) -> None:
+        self.commands: list[Command] = []
+        self.legacy: dict[str, LegacyHandler] = {}
+
+    def command(
+        self,
+        name: str,
+        schema: type[msgspec.Struct],
+        *,
+        role: Role | None,
+        listeners: Listener,
+        concurrent: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        """Declare a command. ``concurrent`` handlers run in their own task so a long wait (a vote) does not stop the
+        connection from serving its other requests; their responses carry the request ``id``."""
+
+        def register(fn: Handler) -> Handler:
+            self.commands.append(
+                Command(name, schema, fn, role, listeners, concurrent, msgspec.json.Decoder(schema))
+            )
+            return fn
+
+        return register
+
+    def legacy_kind(self, kind: str) -> Callable[[LegacyHandler], LegacyHandler]:
+        """Accept seed 003's ``{"kind": ...}`` lines (no envelope) on the lobby listener."""
+
+        def register(fn: LegacyHandler) -> LegacyHandler:
+            self.legacy[kind] = fn
+            return fn
+
+        return register
+
+
+class Router:
+    def __init__(self, app: PlayHubApp, listener: Listener, groups: list[Routes]) -> None:
+        self.app = app
+        self.listener = listener
+        self.commands: dict[str, Command] = {}
+        self.legacy: dict[str, LegacyHandler] = {}
+        for group in groups:
+            for cmd in group.commands:
+                if cmd.listeners & listener:
+                    if cmd.name in self.commands:
+                        raise RuntimeError(f"command {cmd.name} declared twice")
+                    self.commands[cmd.name] = cmd
+            if listener & Listener.LOBBY:
+                self.legacy.update(group.legacy)
+        self._where = "developer" if listener is Listener.DEV else "lobby"
+
+    async def dispatch(self, conn: Connection, frame: bytes) -> None:
+        """Handle one frame; always answers (or hands a concurrent command to its own task)."""
+        try:
+            req = envelope.decode_request(frame)
+        except InvalidRequest as exc:
+            if self.legacy and await self._maybe_legacy(conn, frame):
+                return
+            conn.send(envelope.error_from(exc))
+            return
+        cmd = self.commands.get(req.type)
+        if cmd is None:
+            conn.send(
+                envelope.error(
+                    100, f"unknown command type '{req.type}' on the {self._where} port", req_id=req.id
+                )
+            )
+            return
+        try:
+            user = None
+            if cmd.role is not None:
+                user = self.app.sessions.resolve(req.token, cmd.role, conn)
+            payload = envelope.decode_payload(req.payload, cmd.decoder)
+        except PlayHubError as exc:
+            conn.send(envelope.error_from(exc, req.id))
+            return
+        ctx = Context(self.app, conn, user, req.id, req.token)
+        if cmd.concurrent:
+            conn.spawn(self._run(cmd, ctx, payload))
+        else:
+            await self._run(cmd, ctx, payload)
+
+    async def _run(self, cmd: Command, ctx: Context, payload: Any) -> None:
+        try:
+            result = await cmd.handler(ctx, payload)
+        except PlayHubError as exc:
+            ctx.conn.send(envelope.error_from(exc, ctx.req_id))
+            return
+        except Exception:
+            log.exception("command %s failed", cmd.name)
+            ctx.conn.send(envelope.error_from(ServerError(), ctx.req_id))
+            return
+        ctx.conn.send(envelope.ok(result, ctx.req_id))
+
+    async def _maybe_legacy(self, conn: Connection, frame: bytes) -> bool:
+        try:
+            obj = envelope.decode_json(frame)
+        except msgspec.DecodeError:
+            return False
+        if not isinstance(obj, dict) or "type" in obj:
+            return False
+        handler = self.legacy.get(obj.get("kind"))  # type: ignore[arg-type]
+        if handler is None:
+            return False
+        try:
+            await handler(conn, obj)
+        except PlayHubError as exc:
+            conn.send(envelope.error_from(exc))
+        except Exception:
+            log.exception("legacy message %s failed", obj.get("kind"))
+            conn.send(envelope.error_from(ServerError()))
+        return True

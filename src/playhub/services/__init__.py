@@ -1,0 +1,1 @@
+"""Domain services: no sockets, no wire messages. Handlers call them; they raise PlayHubError subclasses."""

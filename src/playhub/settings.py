@@ -1,0 +1,73 @@
+"""Every limit, timeout and queue size of the platform, named, with a safe default.
+
+``Settings`` is a frozen dataclass; ``playhub serve`` builds one from its flags, tests build one with ``replace``.
+``docs/settings.md`` documents each field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("playhub-data")
+    host: str = "127.0.0.1"
+    dev_port: int = 5501
+    lobby_port: int = 5502
+    # Address written to runtime_ports.json for clients; defaults to ``host`` (or 127.0.0.1 when binding 0.0.0.0).
+    public_host: str | None = None
+
+    # --- wire ---
+    max_frame_bytes: int = 1 << 20  # one JSON document; an upload chunk of 256 KiB base64-encodes to ~342 KiB
+    read_size: int = 1 << 16
+    max_send_buffer_bytes: int = 4 << 20  # a client whose unread responses exceed this is disconnected
+    max_connections: int = 10_000
+
+    # --- accounts ---
+    username_min: int = 3
+    username_max: int = 32
+    password_min: int = 6
+    password_max: int = 128
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19_456  # OWASP's argon2id minimum (19 MiB, t=2, p=1)
+    argon2_parallelism: int = 1
+    hash_concurrency: int = 2  # password hashes running at once, in threads
+    login_fail_window_s: float = 60.0
+    login_fail_max_per_ip: int = 30
+    login_fail_max_per_ip_account: int = 5
+    session_resume_grace_s: float = 60.0  # a dropped connection's token stays valid this long
+
+    # --- catalogue and uploads ---
+    name_max: int = 64
+    display_name_max: int = 80
+    description_max: int = 2_000
+    max_players_limit: int = 64
+    chunk_size: int = 256 * 1024  # suggested decoded bytes per upload/download chunk
+    max_package_bytes: int = 512 << 20
+    max_unpacked_bytes: int = 1 << 30
+    max_package_files: int = 5_000
+    upload_expiry_s: float = 3_600.0  # an upload with no chunk for this long is abandoned
+
+    # --- downloads ---
+    max_concurrent_downloads: int = 256
+
+    # --- reviews ---
+    comment_max: int = 1_000
+
+    # --- rooms and game servers ---
+    vote_timeout_s: float = 30.0
+    disconnect_grace_s: float = 30.0
+    game_server_ready_timeout_s: float = 10.0
+    game_server_memory_bytes: int = 1 << 30
+    game_server_cpu_seconds: int = 3_600
+    game_server_open_files: int = 256
+    game_server_processes: int = 64
+    max_rooms: int = 1_000
+
+    @property
+    def advertised_host(self) -> str:
+        if self.public_host:
+            return self.public_host
+        return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host

@@ -1,0 +1,39 @@
+"""Account rows."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    id: int
+    role: str
+    username: str
+    password_hash: str
+
+
+def create(conn: sqlite3.Connection, role: str, username: str, password_hash: str) -> int | None:
+    """Insert an account; None when the name is taken in that role's namespace."""
+    try:
+        cur = conn.execute(
+            "INSERT INTO accounts (role, username, password_hash, created_at) VALUES (?, ?, ?, ?)",
+            (role, username, password_hash, time.time()),
+        )
+    except sqlite3.IntegrityError:
+        return None
+    return int(cur.lastrowid or 0)
+
+
+def find(conn: sqlite3.Connection, role: str, username: str) -> AccountRow | None:
+    row = conn.execute(
+        "SELECT id, role, username, password_hash FROM accounts WHERE role = ? AND username = ?",
+        (role, username),
+    ).fetchone()
+    return AccountRow(*row) if row else None
+
+
+def set_password_hash(conn: sqlite3.Connection, account_id: int, password_hash: str) -> None:
+    conn.execute("UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, account_id))
