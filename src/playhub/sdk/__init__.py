@@ -1,0 +1,1 @@
+"""Helpers for game authors. See ``docs/games.md``."""
