@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import socket
 import sys
@@ -158,3 +157,15 @@ async def play_match(
         for brc, bout in bot_out:
             assert brc == 0, f"bot exited with {brc}:\n{bout}\nserver:\n{out}"
     return sink, out, [o for _, o in bot_out]
+
+
+def load_game_module(folder: Path, name: str) -> Any:
+    """Import ``<folder>/<name>.py`` under a unique module name (every game has its own ``rules``)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"{folder.name}_{name}", folder / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
