@@ -52,9 +52,13 @@ class Settings:
 
     # --- downloads ---
     max_concurrent_downloads: int = 256
+    max_downloads_per_connection: int = 4  # streams one connection may run at once
+    store_detail_cache_max: int = 4_096  # cached GET_GAME_DETAIL answers (dropped oldest first)
 
     # --- reviews ---
     comment_max: int = 1_000
+    reviews_sample_size: int = 5  # newest reviews shown in GET_GAME_DETAIL
+    reviews_page_max: int = 200  # most reviews one LIST_REVIEWS answer carries
 
     # --- rooms and game servers ---
     vote_timeout_s: float = 30.0
