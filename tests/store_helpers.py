@@ -110,7 +110,9 @@ async def publish(
 ) -> str:
     """Publish ``name`` at ``version`` (creating the game if needed) and return its game_id."""
     folder = app.data_dir.parent / "packages"
-    archive = await asyncio.to_thread(build_package, folder, name, version, payload_bytes=payload_bytes, **manifest)
+    archive = await asyncio.to_thread(
+        build_package, folder, name, version, payload_bytes=payload_bytes, **manifest
+    )
     with zipfile.ZipFile(archive) as zf:
         data = json.loads(zf.read("manifest.json"))
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
@@ -144,7 +146,9 @@ async def create_game_without_version(app: PlayHubApp, name: str, developer: str
 
 async def set_status(app: PlayHubApp, game_id: str, status: str) -> None:
     def update(conn: sqlite3.Connection) -> None:
-        conn.execute("UPDATE games SET status = ?, updated_at = ? WHERE id = ?", (status, time.time(), game_id))
+        conn.execute(
+            "UPDATE games SET status = ?, updated_at = ? WHERE id = ?", (status, time.time(), game_id)
+        )
 
     await app.db.run(update)
     app.events.emit("catalog_changed", game_id)

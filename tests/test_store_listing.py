@@ -53,9 +53,22 @@ async def test_detail_fields_and_errors(hub) -> None:
     await record_play(app, game, "alice")
     await alice.request("ADD_REVIEW", {"game_id": game, "score": 4, "comment": "fun"})
     d = await alice.request("GET_GAME_DETAIL", {"game_id": game})
-    for key in ("game_id", "name", "description", "game_type", "max_players", "status", "latest_version",
-                "avg_score", "reviews_sample", "display_name", "author", "min_players", "versions",
-                "review_count"):
+    for key in (
+        "game_id",
+        "name",
+        "description",
+        "game_type",
+        "max_players",
+        "status",
+        "latest_version",
+        "avg_score",
+        "reviews_sample",
+        "display_name",
+        "author",
+        "min_players",
+        "versions",
+        "review_count",
+    ):
         assert key in d, key
     assert d["latest_version"] == "1.1.0" and d["status"] == "ONLINE" and d["author"] == "devA"
     assert [v["version"] for v in d["versions"]] == ["1.0.0", "1.1.0"]

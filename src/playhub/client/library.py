@@ -53,12 +53,7 @@ def default_downloads_root() -> Path:
 
 def _safe_component(value: str, what: str) -> str:
     """Names become folder names: refuse anything that could leave the library or hide as a dot-file."""
-    if (
-        not value
-        or value.startswith(".")
-        or any(ch in value for ch in "/\\\x00:")
-        or len(value) > 128
-    ):
+    if not value or value.startswith(".") or any(ch in value for ch in "/\\\x00:") or len(value) > 128:
         raise ValueError(f"{what} {value!r} cannot be used as a folder name")
     return value
 
@@ -281,9 +276,16 @@ async def _download_locked(
     start_seq = await asyncio.to_thread(_prepare_part, part, record)
     pushes = client.subscribe(None)
     try:
-        answer = await client.request(
-            "DOWNLOAD_BEGIN", {"game_id": game_id, "version": version, "start_seq": start_seq}
-        )
+        try:
+            answer = await client.request(
+                "DOWNLOAD_BEGIN", {"game_id": game_id, "version": version, "start_seq": start_seq}
+            )
+        except PlayHubError:
+            if start_seq == 0:  # nothing worth keeping for a later attempt
+                await asyncio.to_thread(_discard, part, record_path)
+                with contextlib.suppress(OSError):
+                    part.parent.rmdir()  # only if this attempt created it and left it empty
+            raise
         fresh = {
             "game_id": game_id,
             "version": answer["version"],
@@ -296,8 +298,11 @@ async def _download_locked(
             await _cancel(client, answer["download_id"], pushes)
             start_seq = await asyncio.to_thread(_prepare_part, part, None)
             answer = await client.request("DOWNLOAD_BEGIN", {"game_id": game_id, "version": version})
-            fresh.update(size_bytes=answer["size_bytes"], chunk_size=answer["chunk_size"],
-                         checksum=str(answer.get("checksum") or ""))
+            fresh.update(
+                size_bytes=answer["size_bytes"],
+                chunk_size=answer["chunk_size"],
+                checksum=str(answer.get("checksum") or ""),
+            )
         record = {**fresh, "next_seq": start_seq}
         await asyncio.to_thread(_write_json_atomic, record_path, record)
         checksum = await _receive(client, pushes, answer, part, record, record_path, progress)
@@ -393,7 +398,9 @@ async def _receive(
             blobs = []
             for item in batch:
                 if item.get("seq") != expected + len(blobs):
-                    raise ChunkOutOfOrder(f"chunk {item.get('seq')} arrived, {expected + len(blobs)} expected")
+                    raise ChunkOutOfOrder(
+                        f"chunk {item.get('seq')} arrived, {expected + len(blobs)} expected"
+                    )
                 blobs.append(item.get("data_b64", ""))
             try:
                 written = await asyncio.to_thread(_append_chunks, part, blobs)

@@ -88,7 +88,11 @@ class StoreService:
             raise BadState("this game has been delisted: it cannot be downloaded")
         if row is None:
             raise NotFound("this game has no published version yet")
-        return {"version": row.version, "size_bytes": row.size_bytes, "checksum": normalise_checksum(row.checksum)}
+        return {
+            "version": row.version,
+            "size_bytes": row.size_bytes,
+            "checksum": normalise_checksum(row.checksum),
+        }
 
     async def list_reviews(self, game_id: str, limit: int | None, offset: int) -> dict[str, Any]:
         page_max = self.settings.reviews_page_max
@@ -117,8 +121,9 @@ class StoreService:
         if not 1 <= score <= 5:
             raise InvalidRequest("'score' must be an integer from 1 to 5")
         if len(comment) > self.settings.comment_max:
-            raise InvalidRequest(f"'comment' is {len(comment)} characters, more than the limit of "
-                                 f"{self.settings.comment_max}")
+            raise InvalidRequest(
+                f"'comment' is {len(comment)} characters, more than the limit of {self.settings.comment_max}"
+            )
         if any(ch < " " and ch not in "\n\t" for ch in comment):
             raise InvalidRequest("'comment' may not contain control characters")
 

@@ -18,7 +18,9 @@ def game_exists(conn: sqlite3.Connection, game_id: str) -> bool:
     return conn.execute("SELECT 1 FROM games WHERE id = ?", (game_id,)).fetchone() is not None
 
 
-def upsert(conn: sqlite3.Connection, game_id: str, player_id: int, score: int, comment: str) -> dict[str, Any]:
+def upsert(
+    conn: sqlite3.Connection, game_id: str, player_id: int, score: int, comment: str
+) -> dict[str, Any]:
     """Write the player's review (replacing an earlier one) and return it with the game's new average and count."""
     replaced = (
         conn.execute(
