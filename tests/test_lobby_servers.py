@@ -72,7 +72,8 @@ async def test_env_contract_clean_env_limits_and_group(hub: Harness, monkeypatch
     assert env["LOBBY_CONNECT_HOST"] == "127.0.0.1" and env["LOBBY_CONNECT_PORT"] == str(hub.app.lobby_port)
     assert env["PLAYHUB_PLAYERS"] == "alice,bob" and len(env["PLAYHUB_ROOM_SECRET"]) == 64
     assert env["PYTHONPATH"] == SDK_PATH and (Path(SDK_PATH) / "playhub" / "sdk").is_dir()
-    assert env["HOME"] == str(hub.app.data_dir / "rooms" / room_id) and Path(env["HOME"]).is_dir()
+    assert env["HOME"] == str(hub.app.data_dir / "rooms" / room_id)
+    assert await asyncio.to_thread(Path(env["HOME"]).is_dir)
     assert info["cwd"] == str(hub.app.blobs.version_dir(game_id, "1.0.0"))
     # Own process group, limits from the settings.
     assert info["pgid"] == info["pid"] != os.getpgid(0)
