@@ -13,6 +13,7 @@ from playhub.client import Client
 from playhub.client.library import LocalLibrary, download_game
 from playhub.client.publishing import publish_folder
 from playhub.protocol.errors import Forbidden
+from playhub.templates import create_game
 from tests.games_helpers import GAMES, finish, reap, start
 from tests.helpers import Harness, subprocess_env
 
@@ -54,10 +55,14 @@ async def start_room(players: list[Client], game_id: str) -> str:
     return room_id
 
 
-@pytest.mark.parametrize(("game", "count"), [("rps", 2), ("connect4", 2), ("pig", 3)])
+@pytest.mark.parametrize(("game", "count"), [("rps", 2), ("connect4", 2), ("pig", 3), ("template:multi", 3)])
 async def test_sample_game_end_to_end(hub: Harness, tmp_path: Path, game: str, count: int) -> None:
+    if game.startswith("template:"):  # a game fresh from `playhub dev init`, published as generated
+        folder = create_game(tmp_path / "stones", "stones", game.removeprefix("template:"))
+    else:
+        folder = GAMES / game
     dev = await hub.developer("studio")
-    published = await publish_folder(dev, GAMES / game)
+    published = await publish_folder(dev, folder)
     assert published["created"] and published["is_latest"]
     game_id = published["game_id"]
     names = ["ann", "bob", "cat", "dan"][:count]
