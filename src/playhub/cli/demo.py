@@ -120,7 +120,12 @@ async def publish_samples(
 
 
 def banner(
-    settings: Settings, dev_port: int, lobby_port: int, outcomes: list[Outcome], games_dir: Path
+    settings: Settings,
+    dev_port: int,
+    lobby_port: int,
+    outcomes: list[Outcome],
+    games_dir: Path,
+    password: str = DEMO_PASSWORD,
 ) -> str:
     host = settings.advertised_host
     data_dir = Path(settings.data_dir)
@@ -130,8 +135,8 @@ def banner(
         "",
         "PlayHub demo is running.",
         f"  developer port {host}:{dev_port}   lobby port {host}:{lobby_port}   data in {data_dir}",
-        f"  demo developer account: {DEMO_DEVELOPER} / (password given with --demo-password, "
-        f"default '{DEMO_PASSWORD}')",
+        f"  demo developer account: {DEMO_DEVELOPER} / "
+        + (DEMO_PASSWORD if password == DEMO_PASSWORD else "(the --demo-password you gave)"),
         "",
         "In the store:" if outcomes else f"No game folders found in {games_dir} (see --games-dir).",
     ]
@@ -144,7 +149,8 @@ def banner(
         "  1. register a player (a different name in each terminal) and log in;",
         "  2. in the store, pick a game and download it;",
         "  3. one player creates a room for it, the other joins that room;",
-        "  4. the room's host starts the game and the other accepts the vote: the game window opens for both.",
+        "  4. the room's host starts the game and the others accept the vote: the game starts for everyone",
+        "     (a window for Connect Four, the terminal for Rock Paper Scissors and Pig).",
         "  Rock Paper Scissors and Connect Four are for 2 players; Pig needs 3 (open a third terminal).",
         "  After a match, each player can review the game.",
         "",
@@ -170,7 +176,7 @@ async def demo(settings: Settings, games_dir: Path, password: str) -> None:
     except Exception as exc:  # the server stays useful without the samples; say why they are missing
         log.error("could not publish the sample games: %s", exc)
         outcomes = []
-    print(banner(settings, app.dev_port, app.lobby_port, outcomes, games_dir), flush=True)
+    print(banner(settings, app.dev_port, app.lobby_port, outcomes, games_dir, password), flush=True)
     await app.serve_until_stopped()
 
 
