@@ -201,3 +201,14 @@ def load_game_module(folder: Path, name: str) -> Any:
         for sib in siblings:
             sys.modules.pop(sib, None)
     return module
+
+
+async def wait_output(proc: asyncio.subprocess.Process, *texts: str, timeout: float = 30.0) -> None:
+    """Read ``proc``'s output until every one of ``texts`` appeared, in any order (the rest stays for ``finish``)."""
+    assert proc.stdout is not None
+    missing = set(texts)
+    async with asyncio.timeout(timeout):
+        while missing:
+            line = await proc.stdout.readline()
+            assert line, f"the process ended without printing {missing}"
+            missing = {t for t in missing if t not in line.decode(errors="replace")}

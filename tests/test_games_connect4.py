@@ -8,7 +8,17 @@ import os
 import pytest
 
 from playhub.sdk import PlayerContext, connect_to_game_sync
-from tests.games_helpers import GAMES, ReportSink, Room, finish, load_game_module, play_match, reap, start
+from tests.games_helpers import (
+    GAMES,
+    ReportSink,
+    Room,
+    finish,
+    load_game_module,
+    play_match,
+    reap,
+    start,
+    wait_output,
+)
 
 pytestmark = pytest.mark.usefixtures(reap.__name__)
 FOLDER = GAMES / "connect4"
@@ -194,7 +204,7 @@ async def test_pygame_client_process_rejected_and_forfeit() -> None:
         # The GUI client cannot be clicked here: give it a 0 s grace so it closes as soon as the game ends.
         gui = await start(FOLDER, "client.py", room.client_env("ann", CONNECT4_CLOSE_AFTER="0"))
         bot = await start(FOLDER, "bot.py", room.client_env("bob"))
-        await asyncio.sleep(0.5)
+        await wait_output(server, "ann joined", "bob joined")
         assert gui.returncode is None  # the window is up, waiting for ann's click
         gui.terminate()
         await finish(gui)

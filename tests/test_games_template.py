@@ -11,7 +11,7 @@ import pytest
 
 from playhub.packages import read_manifest_file
 from playhub.templates import create_game
-from tests.games_helpers import ReportSink, Room, finish, play_match, reap, start
+from tests.games_helpers import ReportSink, Room, finish, play_match, reap, start, wait_output
 from tests.helpers import subprocess_env
 
 pytestmark = pytest.mark.usefixtures(reap.__name__)
@@ -79,7 +79,7 @@ async def test_generated_clients_run(tmp_path: Path) -> None:
         server = await start(gui, "server.py", room.server_env())
         window = await start(gui, "client.py", room.client_env("ann"))
         bot = await start(gui, "bot.py", room.client_env("bob"))
-        await asyncio.sleep(0.8)
+        await wait_output(server, "ann joined", "bob joined")
         assert window.returncode is None  # up and waiting for a click
         window.terminate()
         await finish(window)
