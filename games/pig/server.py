@@ -35,7 +35,7 @@ async def pump(
         try:
             msg = await jsonl.recv(reader)
         except jsonl.ProtocolError:
-            msg = None
+            msg = {}  # not JSON: answered with ERROR like any message the game does not understand
         await inbox.put((name, msg))
         if msg is None:
             return
