@@ -25,6 +25,11 @@ from playhub.supervisor.limits import Limits, preexec
 
 log = logging.getLogger("playhub.supervisor")
 
+# Readiness polling: a Python server takes ~40 ms to start, so poll often at first; a connect on loopback is cheap,
+# and the wait also wakes at once if the process dies.
+_POLL_FIRST_S = 0.005
+_POLL_MAX_S = 0.025
+
 
 class SpawnFailed(Exception):
     """The game server crashed at start or never accepted connections; the message ends with its log tail."""
@@ -229,7 +234,7 @@ class Supervisor:
     async def _wait_ready(self, server: GameServer, host: str) -> None:
         s = self.settings
         deadline = time.monotonic() + s.game_server_ready_timeout_s
-        delay = 0.005
+        delay = _POLL_FIRST_S
         while True:
             if not server.running:
                 info = await server.wait()
@@ -254,7 +259,7 @@ class Supervisor:
             # Wake early if the process dies meanwhile, otherwise poll again after a short, growing pause.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(server._exit), delay)
-            delay = min(delay * 2, 0.1)
+            delay = min(delay * 1.5, _POLL_MAX_S)
 
     async def _tail(self, server: GameServer) -> str:
         tail = await asyncio.to_thread(read_tail, server.log_path, self.settings.game_server_log_tail_bytes)
