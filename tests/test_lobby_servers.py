@@ -161,6 +161,14 @@ async def test_server_exiting_by_itself_and_signal_crash(hub: Harness) -> None:
     os.kill(pid, signal.SIGKILL)
     assert (await ended2) == {"room_id": room2, "reason": "crashed", "results": None, "exit_code": -9}
     await game.close()
+    # Stopped on purpose from outside (Ctrl+C, kill): "stopped".
+    answer = await other.request("START_ROOM", {"room_id": room2})
+    game = await GameConn.open("127.0.0.1", answer["game_port"])
+    pid = (await game.ask_json("env"))["pid"]
+    ended3 = asyncio.ensure_future(other.wait_push("GAME_ENDED"))
+    os.kill(pid, signal.SIGTERM)
+    assert (await ended3)["reason"] == "stopped" and (await ended3)["exit_code"] == -15
+    await game.close()
 
 
 async def test_shutdown_stops_every_game_server(make_hub) -> None:  # type: ignore[no-untyped-def]

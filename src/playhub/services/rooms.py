@@ -12,6 +12,7 @@ import contextlib
 import hmac
 import logging
 import secrets
+import signal
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -419,12 +420,7 @@ class RoomService:
         if room.server is not server:
             return  # already ended by GAME_FINISHED or by closing the room
         room.server = None
-        if info.stopped:
-            reason = "stopped"
-        elif info.exit_code == 0:
-            reason = "exited"
-        else:
-            reason = "crashed"
+        reason = _exit_reason(info.exit_code, info.stopped)
         log.info("game server of room %s ended (%s, exit %s)", room.room_id, reason, info.exit_code)
         await self._end_match(room, reason, None, info.exit_code, kick_all=False)
 
@@ -551,6 +547,16 @@ class RoomService:
         for room in list(self.rooms.values()):
             room.server = None
         await self.supervisor.stop_all()
+
+
+# Signals that mean someone stopped the server on purpose (Ctrl+C, kill), as opposed to a crash.
+_STOP_SIGNALS = frozenset({-signal.SIGINT, -signal.SIGTERM, -signal.SIGHUP})
+
+
+def _exit_reason(exit_code: int, stopped_by_us: bool) -> str:
+    if stopped_by_us or exit_code in _STOP_SIGNALS:
+        return "stopped"
+    return "exited" if exit_code == 0 else "crashed"
 
 
 def _int(value: Any, default: int) -> int:
