@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -180,6 +182,12 @@ async def test_shutdown_stops_every_game_server(make_hub) -> None:  # type: igno
     await hub.app.stop()
     assert await wait_dead(pid, 5)
     assert list((hub.app.data_dir / "run" / "game-servers").glob("*.json")) == []
+    conn = sqlite3.connect(hub.app.data_dir / "playhub.sqlite3")
+    try:
+        (result,) = conn.execute("SELECT result FROM plays WHERE room_id = ?", (room_id,)).fetchone()
+    finally:
+        conn.close()
+    assert json.loads(result) == {"reason": "stopped", "results": None}
     await game.close()
 
 

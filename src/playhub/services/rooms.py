@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import re
 import secrets
 import signal
 from collections.abc import Callable, Coroutine, Iterable
@@ -30,6 +31,8 @@ from playhub.store.db import Database
 from playhub.supervisor import GameServer, SpawnFailed, Supervisor
 
 log = logging.getLogger("playhub.rooms")
+
+_UNSAFE = re.compile(r"[^a-z0-9_-]+")
 
 DeliverNames = Callable[[Iterable[str], str, dict[str, Any]], None]
 DeliverPeers = Callable[[Iterable[Peer], str, dict[str, Any]], None]
@@ -170,9 +173,11 @@ class RoomService:
         self._require_free(user)
         if len(self.rooms) >= self.settings.max_rooms:
             raise BadState(f"the server has reached its limit of {self.settings.max_rooms} rooms")
-        room_id = f"{game.name}-{secrets.token_hex(4)}"
+        # Room ids name log files and folders: keep them to safe characters whatever the game's name.
+        prefix = _UNSAFE.sub("-", game.name.lower())[:64] or "room"
+        room_id = f"{prefix}-{secrets.token_hex(4)}"
         while room_id in self.rooms:
-            room_id = f"{game.name}-{secrets.token_hex(4)}"
+            room_id = f"{prefix}-{secrets.token_hex(4)}"
         room = Room(
             room_id=room_id,
             game_id=game.id,
@@ -544,9 +549,15 @@ class RoomService:
         for handle in self._grace.values():
             handle.cancel()
         self._grace.clear()
+        unfinished = []
         for room in list(self.rooms.values()):
             room.server = None
+            if room.match:
+                unfinished.append((room, room.match))
+                room.match = []
         await self.supervisor.stop_all()
+        for room, match in unfinished:
+            await self._record_result(room, match, "stopped", None)
 
 
 # Signals that mean someone stopped the server on purpose (Ctrl+C, kill), as opposed to a crash.
