@@ -21,6 +21,7 @@ from typing import Any
 
 from playhub.protocol.errors import BadState, Forbidden, NotFound
 from playhub.sdk.tickets import player_ticket
+from playhub.services.events import EventBus
 from playhub.services.room_states import RoomAction, RoomEvent, RoomState, require, transition
 from playhub.services.sessions import Peer, Principal, Role, SessionRegistry
 from playhub.services.votes import Vote, VoteService
@@ -106,6 +107,7 @@ class RoomService:
         deliver_peers: DeliverPeers,
         spawn: Spawn,
         lobby_port: Callable[[], int],
+        events: EventBus | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -117,6 +119,7 @@ class RoomService:
         self.deliver_peers = deliver_peers
         self.spawn = spawn
         self.lobby_port = lobby_port
+        self.events = events
         self.rooms: dict[str, Room] = {}
         self._member_of: dict[int, Room] = {}  # account id -> room: a player is in at most one room
         self._grace: dict[int, asyncio.TimerHandle] = {}
@@ -406,6 +409,9 @@ class RoomService:
             )
         except Exception:  # the match runs even if the record fails; the operator sees the log
             log.exception("could not record the players of room %s", room.room_id)
+        else:
+            if self.events is not None:
+                self.events.emit("game_played", room.game_id, [m.account_id for m in room.match])
         log.info("room %s playing on port %d with %s", room.room_id, server.port, ", ".join(room.names()))
         return {
             "room_id": room.room_id,
