@@ -235,3 +235,15 @@ async def test_legacy_finish_only_from_the_server_machine(hub: Harness) -> None:
     assert (await host.request("LIST_ROOMS"))["rooms"][0]["status"] == "PLAYING"
     await rooms.game_finished(room_id, secret=None, results=None, kick_all=False, peer_ip="::ffff:127.0.0.1")
     assert (await host.request("LIST_ROOMS"))["rooms"][0]["status"] == "WAITING"
+
+
+def test_process_limit_is_relative_to_what_the_user_runs() -> None:
+    from playhub.supervisor.limits import Limits, for_spawn, tasks_of_user
+
+    assert tasks_of_user() >= 1  # at least this test process
+    limits = Limits(processes=64)
+    if os.getuid() == 0:
+        assert for_spawn(limits) == limits  # root is not bound by RLIMIT_NPROC: nothing to compute
+    else:
+        assert for_spawn(limits).processes >= 65
+    assert for_spawn(Limits(processes=0)).processes == 0

@@ -21,7 +21,7 @@ from pathlib import Path
 from playhub.settings import Settings
 from playhub.supervisor import pidfiles
 from playhub.supervisor.env import GameEnv, build_env
-from playhub.supervisor.limits import Limits, preexec
+from playhub.supervisor.limits import Limits, for_spawn, preexec
 
 log = logging.getLogger("playhub.supervisor")
 
@@ -150,8 +150,9 @@ class Supervisor:
     def log_path(self, room_id: str) -> Path:
         return self.logs_dir / f"{room_id}.log"
 
-    def _prepare(self, room_id: str, command: list[str]) -> tuple[Path, Path, int]:
-        """Blocking file work before a spawn: folders, the log header, an open log descriptor."""
+    def _prepare(self, room_id: str, command: list[str]) -> tuple[Path, Path, int, Limits]:
+        """Blocking work before a spawn: folders, the log header, an open log descriptor, this spawn's limits."""
+        limits = for_spawn(self.limits)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         home = self.work_root / room_id
         home.mkdir(parents=True, exist_ok=True)
@@ -159,7 +160,7 @@ class Supervisor:
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         os.write(fd, f"--- {stamp} starting {' '.join(command)}\n".encode())
-        return home, log_path, fd
+        return home, log_path, fd, limits
 
     async def spawn(
         self,
@@ -184,7 +185,7 @@ class Supervisor:
         bind_host = s.host
         port = free_port(bind_host)
         command = [sys.executable, entry_server]
-        home, log_path, fd = await asyncio.to_thread(self._prepare, room_id, command)
+        home, log_path, fd, limits = await asyncio.to_thread(self._prepare, room_id, command)
         env = build_env(
             GameEnv(
                 game_host=bind_host or "0.0.0.0",
@@ -210,7 +211,7 @@ class Supervisor:
                 stdout=fd,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=preexec(self.limits),
+                preexec_fn=preexec(limits),
             )
         except OSError as exc:
             raise SpawnFailed(f"cannot start the game server: {exc}") from None
