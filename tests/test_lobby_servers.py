@@ -21,6 +21,7 @@ from tests.lobby_helpers import (
     CRASH_SERVER,
     ECHO_SERVER,
     EXIT_LATER_SERVER,
+    FLOOD_SERVER,
     SILENT_SERVER,
     GameConn,
     make_game,
@@ -82,6 +83,7 @@ async def test_env_contract_clean_env_limits_and_group(hub: Harness, monkeypatch
     assert info["nofile"] == s.game_server_open_files
     assert info["as"] == s.game_server_memory_bytes
     assert info["cpu"] == s.game_server_cpu_seconds
+    assert info["fsize"] == s.game_server_file_bytes
     # A pid file while it runs; the log file per room.
     pid_dir = hub.app.data_dir / "run" / "game-servers"
     assert [p.name for p in pid_dir.glob("*.json")] == [f"{room_id}-{info['pid']}.json"]
@@ -247,3 +249,14 @@ def test_process_limit_is_relative_to_what_the_user_runs() -> None:
     else:
         assert for_spawn(limits).processes >= 65
     assert for_spawn(Limits(processes=0)).processes == 0
+
+
+async def test_output_flood_is_capped_by_the_file_size_limit(make_hub) -> None:  # type: ignore[no-untyped-def]
+    limit = 256 * 1024
+    hub = await make_hub(game_server_file_bytes=limit)
+    player, room_id = await _solo(hub, "flood", FLOOD_SERVER)
+    ended = asyncio.ensure_future(player.wait_push("GAME_ENDED", timeout=20))
+    await player.request("START_ROOM", {"room_id": room_id})
+    assert (await ended)["reason"] == "crashed"
+    size = (hub.app.data_dir / "logs" / "rooms" / f"{room_id}.log").stat().st_size
+    assert size <= limit

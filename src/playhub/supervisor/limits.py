@@ -23,6 +23,7 @@ class Limits:
     cpu_seconds: int = 0  # RLIMIT_CPU: SIGXCPU then SIGKILL
     open_files: int = 0  # RLIMIT_NOFILE
     processes: int = 0  # RLIMIT_NPROC
+    file_bytes: int = 0  # RLIMIT_FSIZE: largest file it may write (SIGXFSZ past it)
 
 
 def tasks_of_user(uid: int | None = None) -> int:
@@ -67,5 +68,6 @@ def preexec(limits: Limits) -> Callable[[], None]:
         _lower(resource.RLIMIT_CPU, limits.cpu_seconds)
         _lower(resource.RLIMIT_NOFILE, limits.open_files)
         _lower(resource.RLIMIT_NPROC, limits.processes)
+        _lower(resource.RLIMIT_FSIZE, limits.file_bytes)
 
     return apply

@@ -137,6 +137,7 @@ class Supervisor:
             cpu_seconds=settings.game_server_cpu_seconds,
             open_files=settings.game_server_open_files,
             processes=settings.game_server_processes,
+            file_bytes=settings.game_server_file_bytes,
         )
         self._servers: set[GameServer] = set()
 
@@ -157,6 +158,10 @@ class Supervisor:
         home = self.work_root / room_id
         home.mkdir(parents=True, exist_ok=True)
         log_path = self.log_path(room_id)
+        # The log takes every match of the room; keep it under the file-size limit by moving the old one aside.
+        with contextlib.suppress(FileNotFoundError):
+            if self.limits.file_bytes > 0 and log_path.stat().st_size > self.limits.file_bytes // 2:
+                os.replace(log_path, log_path.with_suffix(".log.1"))
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         os.write(fd, f"--- {stamp} starting {' '.join(command)}\n".encode())
