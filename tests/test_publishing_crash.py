@@ -12,7 +12,15 @@ from pathlib import Path
 from playhub.client import Client
 from playhub.server.app import PlayHubApp
 from tests.helpers import ServerProcess, settings_for_tests
-from tests.publishing_helpers import begin, create_game, good_package, manifest, send_chunks, upload, zip_bytes
+from tests.publishing_helpers import (
+    begin,
+    create_game,
+    good_package,
+    manifest,
+    send_chunks,
+    upload,
+    zip_bytes,
+)
 
 
 def big_package(name: str, size: int, files: int = 1) -> bytes:
@@ -112,7 +120,9 @@ async def test_server_sigkilled_during_publication_leaves_all_or_nothing(tmp_pat
             assert listed == [] and not version_dir.exists()
             again = await begin(c, game_id, "1.0.0", data, resume=True)
             if again["received_bytes"] < len(data):
-                await send_chunks(c, again["upload_id"], data, again["chunk_size"], start_seq=again["next_seq"])
+                await send_chunks(
+                    c, again["upload_id"], data, again["chunk_size"], start_seq=again["next_seq"]
+                )
             assert (await c.request("UPLOAD_END", {"upload_id": again["upload_id"]}))["version"] == "1.0.0"
         assert len(list((version_dir / "assets").iterdir())) == 400
         assert [p.name for p in (data_dir / "tmp").iterdir()] == []
@@ -150,7 +160,9 @@ async def test_startup_recovery_removes_orphans_and_restores_an_interrupted_comm
     await app.start()
     try:
         assert not blobs.version_dir(game_id, "1.0.1").exists()
-        assert not blobs.version_dir(game_id, "9.9.9").exists() and not blobs.archive(game_id, "9.9.9").exists()
+        assert (
+            not blobs.version_dir(game_id, "9.9.9").exists() and not blobs.archive(game_id, "9.9.9").exists()
+        )
         assert sorted(p.name for p in blobs.tmp.iterdir()) == [f"upload-{b['upload_id']}.part"]
         assert (blobs.version_dir(game_id, "1.0.0") / "manifest.json").is_file()  # published ones untouched
         c = await Client.connect("127.0.0.1", app.dev_port)
