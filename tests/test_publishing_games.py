@@ -189,3 +189,14 @@ async def test_reviews_show_in_my_games(hub: Harness) -> None:
     """avg_score and review_count come from the reviews table (written by the store area)."""
     dev = await hub.developer()
     game_id = await create_game(dev, "tetris")
+    await hub.player("pat")
+    await hub.player("quinn")
+
+    def add_reviews(conn):  # type: ignore[no-untyped-def]
+        rows = conn.execute("SELECT id FROM accounts WHERE role = 'player' ORDER BY id").fetchall()
+        for (pid,), score in zip(rows, (4, 5), strict=True):
+            conn.execute("INSERT INTO reviews VALUES (?, ?, ?, ?, ?)", (game_id, pid, score, "fun", 1.0))
+
+    await hub.app.db.run(add_reviews)
+    game = (await dev.request("LIST_MY_GAMES", {}))["games"][0]
+    assert game["avg_score"] == 4.5 and game["review_count"] == 2
