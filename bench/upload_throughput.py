@@ -148,10 +148,14 @@ async def playhub_upload(archive: Path, data_dir: Path, window: int) -> dict[str
             if done == total:
                 marks["chunks_done"] = time.perf_counter()
 
+        server_cpu0 = sum(psutil.Process(server.pid).cpu_times()[:2])
+        client_cpu0 = time.process_time()
         with RssSampler(server.pid) as rss:
             start = time.perf_counter()
             out = await upload_file(client, game_id, "1.0.0", archive, progress=progress, window=window)
             end = time.perf_counter()
+        server_cpu = sum(psutil.Process(server.pid).cpu_times()[:2]) - server_cpu0
+        client_cpu = time.process_time() - client_cpu0
         assert out["version"] == "1.0.0"
         await client.close()
         return {
@@ -160,6 +164,8 @@ async def playhub_upload(archive: Path, data_dir: Path, window: int) -> dict[str
             "end_s": end - marks["chunks_done"],
             "rss_base_mb": base_rss / 2**20,
             "rss_growth_mb": (rss.peak - base_rss) / 2**20,
+            "server_cpu_s": server_cpu,
+            "client_cpu_s": client_cpu,
         }
     finally:
         server.terminate()
@@ -202,6 +208,7 @@ def main() -> None:
     print(
         f"ratio upload/raw:             {up_rate / raw_rate:8.2f}x (chunk phase {chunk_rate / raw_rate:.2f}x)"
     )
+    print(f"CPU during the upload: server {ph['server_cpu_s']:.2f} s, client {ph['client_cpu_s']:.2f} s")
     print(
         f"server RSS: {ph['rss_base_mb']:.1f} MiB before, +{ph['rss_growth_mb']:.1f} MiB peak growth during upload"
     )
