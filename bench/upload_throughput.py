@@ -107,7 +107,8 @@ class RssSampler:
         self._thread.join()
 
 
-async def playhub_upload(archive: Path, data_dir: Path, window: int) -> dict[str, float]:
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """``playhub serve`` in a subprocess (uvloop when installed, as in production); returns it and its dev port."""
     server = subprocess.Popen(
         [
             sys.executable,
@@ -126,50 +127,55 @@ async def playhub_upload(archive: Path, data_dir: Path, window: int) -> dict[str
         ],
         env={**os.environ, "PYTHONPATH": str(REPO / "src")},
     )
-    try:
-        ports = data_dir / "runtime_ports.json"
-        for _ in range(200):
-            if ports.exists():
-                break
-            await asyncio.sleep(0.05)
-        port = json.loads(ports.read_text())["developer_port"]
-        client = await Client.connect("127.0.0.1", port)
-        await client.register_dev("bench", "bench-pw")
-        game_id = (
-            await client.request(
-                "CREATE_GAME", {"name": "benchgame", "description": "b", "game_type": "cli", "max_players": 2}
-            )
-        )["game_id"]
-        base_rss = psutil.Process(server.pid).memory_info().rss
-        marks: dict[str, float] = {}
+    ports = data_dir / "runtime_ports.json"
+    for _ in range(400):
+        if ports.exists():
+            try:
+                return server, int(json.loads(ports.read_text())["developer_port"])
+            except (ValueError, KeyError):
+                pass
+        time.sleep(0.05)
+    server.kill()
+    raise RuntimeError("the server did not start")
 
-        def progress(done: int, total: int) -> None:
-            marks.setdefault("first", time.perf_counter())
-            if done == total:
-                marks["chunks_done"] = time.perf_counter()
 
-        server_cpu0 = sum(psutil.Process(server.pid).cpu_times()[:2])
-        client_cpu0 = time.process_time()
-        with RssSampler(server.pid) as rss:
-            start = time.perf_counter()
-            out = await upload_file(client, game_id, "1.0.0", archive, progress=progress, window=window)
-            end = time.perf_counter()
-        server_cpu = sum(psutil.Process(server.pid).cpu_times()[:2]) - server_cpu0
-        client_cpu = time.process_time() - client_cpu0
-        assert out["version"] == "1.0.0"
-        await client.close()
-        return {
-            "total_s": end - start,
-            "chunks_s": marks["chunks_done"] - marks["first"],
-            "end_s": end - marks["chunks_done"],
-            "rss_base_mb": base_rss / 2**20,
-            "rss_growth_mb": (rss.peak - base_rss) / 2**20,
-            "server_cpu_s": server_cpu,
-            "client_cpu_s": client_cpu,
-        }
-    finally:
-        server.terminate()
-        server.wait(15)
+async def playhub_upload(
+    archive: Path, server: subprocess.Popen[bytes], port: int, window: int
+) -> dict[str, float]:
+    client = await Client.connect("127.0.0.1", port)
+    await client.register_dev("bench", "bench-pw")
+    game_id = (
+        await client.request(
+            "CREATE_GAME", {"name": "benchgame", "description": "b", "game_type": "cli", "max_players": 2}
+        )
+    )["game_id"]
+    base_rss = psutil.Process(server.pid).memory_info().rss
+    marks: dict[str, float] = {}
+
+    def progress(done: int, total: int) -> None:
+        marks.setdefault("first", time.perf_counter())
+        if done == total:
+            marks["chunks_done"] = time.perf_counter()
+
+    server_cpu0 = sum(psutil.Process(server.pid).cpu_times()[:2])
+    client_cpu0 = time.process_time()
+    with RssSampler(server.pid) as rss:
+        start = time.perf_counter()
+        out = await upload_file(client, game_id, "1.0.0", archive, progress=progress, window=window)
+        end = time.perf_counter()
+    server_cpu = sum(psutil.Process(server.pid).cpu_times()[:2]) - server_cpu0
+    client_cpu = time.process_time() - client_cpu0
+    assert out["version"] == "1.0.0"
+    await client.close()
+    return {
+        "total_s": end - start,
+        "chunks_s": marks["chunks_done"] - marks["first"],
+        "end_s": end - marks["chunks_done"],
+        "rss_base_mb": base_rss / 2**20,
+        "rss_growth_mb": (rss.peak - base_rss) / 2**20,
+        "server_cpu_s": server_cpu,
+        "client_cpu_s": client_cpu,
+    }
 
 
 def main() -> None:
@@ -193,7 +199,12 @@ def main() -> None:
         sha256_file(archive)
         hash_s = time.perf_counter() - t0
         raw_s = raw_copy(archive, folder / "raw-copy.bin")
-        ph = asyncio.run(playhub_upload(archive, folder / "data", args.window))
+        server, port = start_server(folder / "data")
+        try:
+            ph = asyncio.run(playhub_upload(archive, server, port, args.window))
+        finally:
+            server.terminate()
+            server.wait(15)
     mb = size / 2**20
     raw_rate = mb / raw_s
     up_rate = mb / ph["total_s"]
