@@ -39,7 +39,7 @@ from rich.table import Table
 
 from playhub import packages
 from playhub.client import Client, ConnectionLost, ServerAddress, resolve_address
-from playhub.client.publishing import check_folder, publish_folder
+from playhub.client.publishing import check_folder, find_my_game, publish_folder
 from playhub.protocol.errors import BadState, Conflict, PlayHubError, Unauthorized
 
 T = TypeVar("T")
@@ -316,23 +316,50 @@ def cmd_publish(args: argparse.Namespace) -> int:
                 bar.start()  # shown from the first byte on, not while the archive is being built
                 bar.update(task, completed=done, total=total)
 
+        # Fix the version before the first attempt: after a drop, the server's suggestion would have moved on if
+        # the version landed, and a retry must not publish the same folder twice under two versions.
+        manifest = check_folder(folder, args.version)
+        existing = await find_my_game(client, manifest.name)
+        version = args.version
+        if version is None:
+            version = (
+                (await client.request("VERSION_HINT", {"game_id": existing["game_id"]}))["suggested_version"]
+                if existing
+                else "1.0.0"
+            )
+        dropped = False
         for attempt in range(1, PUBLISH_ATTEMPTS + 1):
             try:
                 try:
-                    result = await publish_folder(client, folder, args.version, progress=on_progress)
+                    result = await publish_folder(client, folder, version, progress=on_progress)
                 finally:
                     if bar is not None:
                         bar.stop()
                 break
+            except Conflict as exc:
+                if not (dropped and exc.payload.get("latest_version") == version):
+                    raise
+                # The version landed before the connection dropped; the answer was lost with it.
+                game = await find_my_game(client, manifest.name)
+                assert game is not None
+                result = {
+                    "game_id": game["game_id"],
+                    "version": version,
+                    "is_latest": True,
+                    "created": existing is None,
+                }
+                break
             except (ConnectionLost, ConnectionError):
                 if attempt == PUBLISH_ATTEMPTS:
                     raise
+                dropped = True
                 Console(stderr=True).print(f"connection lost; reconnecting to {address} (the upload resumes)")
                 await asyncio.sleep(attempt)
                 await client.close()
                 client = await connect(address)
                 await client.login_dev(*args.credentials)
                 args.extra_clients.append(client)
+        result["created"] = existing is None  # relative to this command, whatever attempt created the game
         for extra in args.extra_clients:
             await extra.close()
         if args.json:
@@ -340,7 +367,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         else:
             what = "new game" if result["created"] else "new version"
             out.print(
-                f"published {what}: {folder.name} {result['version']} (game_id {result['game_id']})",
+                f"published {what}: {manifest.name} {result['version']} (game_id {result['game_id']})",
                 highlight=False,
             )
         return EXIT_OK

@@ -112,6 +112,7 @@ class UploadService:
                 if live.closed:
                     continue
                 live.closed = True
+                await asyncio.to_thread(live.fh.flush)  # bytes in the OS before the row counts them
                 await self.db.run(sql.save_progress, live.row.id, live.next_seq, live.received, time.time())
                 await asyncio.to_thread(live.fh.close)
         self._live.clear()
