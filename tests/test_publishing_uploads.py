@@ -475,3 +475,34 @@ async def test_publish_folder_local_checks_and_new_game(hub: Harness, tmp_path: 
     bob = await hub.developer("bob")
     with pytest.raises(Conflict, match="another developer"):
         await publish_folder(bob, folder)
+
+
+async def test_publish_folder_resyncs_when_another_connection_sends_chunks(make_hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Two connections of one developer feed the same upload; the library catches up instead of failing."""
+    hub = await make_hub(chunk_size=8 * 1024)
+    folder = make_game_folder(tmp_path, "snake", extra_bytes=100_000)
+    first = await hub.developer("ann")
+    await publish_folder(first, folder, "1.0.0")
+    other = await hub.dev()
+    other.token = first.token  # the same session, from a second connection
+    from playhub import packages
+
+    archive = tmp_path / "snake.zip"
+    packages.zip_folder(folder, archive)
+    data = archive.read_bytes()
+    game_id = (await first.request("LIST_MY_GAMES", {}))["games"][0]["game_id"]
+    upload_id = (await begin(other, game_id, "1.0.1", data))["upload_id"]
+    sent: list[asyncio.Future[dict]] = []
+
+    def interfere(done: int, total: int) -> None:
+        if not sent:  # right after BEGIN, before our first chunk: the other connection sends chunk 0
+            sent.append(
+                other.send_request(
+                    "UPLOAD_CHUNK", {"upload_id": upload_id, "seq": 0, "data_b64": data[:8192]}
+                )
+            )
+
+    resumed = await publish_folder(first, folder, "1.0.1", progress=interfere)
+    assert (await sent[0])["status"] == "ok"  # so our chunk 0 was refused with 120 and the library caught up
+    assert resumed["version"] == "1.0.1"
+    assert hub.app.blobs.archive(game_id, "1.0.1").read_bytes() == data
