@@ -114,8 +114,14 @@ async def test_interactive_console_relist_and_end_of_input(hub: Harness, tmp_pat
         {"game_id": (await dev.request("LIST_MY_GAMES", {}))["games"][0]["game_id"], "status": "OFFLINE"},
     )
     await dev.close()
-    answers = ["1", "ann", "secret-pw", "4", "1", "y"]  # then stdin ends at the menu
-    code, out, _ = await run_dev("--port", str(hub.app.dev_port), stdin="\n".join(answers) + "\n")
+    answers = ["4", "1", "y"]  # logged in from the environment; then stdin ends at the menu
+    code, out, _ = await run_dev(
+        "--port",
+        str(hub.app.dev_port),
+        stdin="\n".join(answers) + "\n",
+        env={"PLAYHUB_DEV_USER": "ann", "PLAYHUB_DEV_PASSWORD": "secret-pw"},
+    )
+    assert "Logged in as ann" in out
     assert code == 0 and "snake is now listed" in out and "Bye." in out
     assert await game_status(hub, "snake") == ("ONLINE", "1.0.0")
 

@@ -540,6 +540,17 @@ class DevConsole:
     def main(self) -> int:
         self.client = self.run(connect(self.address))
         self.console.print(f"[bold]PlayHub developer console[/] — server {self.address}")
+        user = _opt(self.args, "user") or os.environ.get(USER_ENV)
+        password = _opt(self.args, "password") or os.environ.get(PASSWORD_ENV)
+        if (
+            user and password
+        ):  # credentials given on the command line or in the environment: log in right away
+            try:
+                self.run(self.client.login_dev(user, password))
+                self.user = user
+                self.console.print(f"[green]Logged in as {user}.[/]")
+            except PlayHubError as exc:
+                self.report(exc)
         try:
             while True:
                 try:
