@@ -66,6 +66,7 @@ async def test_interactive_console_end_to_end(hub: Harness, tmp_path: Path) -> N
         str(snake),
         "",  # publish a new game: version 1.0.0 (the default)
         "9",
+        "²",
         "abc",  # invalid choices re-prompt
         "2",
         "1",
@@ -91,7 +92,7 @@ async def test_interactive_console_end_to_end(hub: Harness, tmp_path: Path) -> N
     assert "Registered and logged in as ann" in out
     assert "missing key(s): display_name, entry_server" in out
     assert "Published new game: snake 1.0.0" in out
-    assert out.count("Please enter a number from 0 to 5") == 2
+    assert out.count("Please enter a number from 0 to 5") == 3
     assert "suggested next: 1.0.1" in out
     assert "not newer than the latest version 1.0.0 (code 104)" in out
     assert "Published new version: snake 1.0.1" in out
@@ -208,3 +209,45 @@ async def test_help_explains() -> None:
     assert code == 0
     for word in ("publish", "delist", "relist", "versions", "init", "PLAYHUB_DEV_USER", "runtime_ports.json"):
         assert word in out
+
+
+async def test_interactive_console_reconnects_with_its_session(hub: Harness) -> None:
+    env = subprocess_env()
+    env["COLUMNS"] = "200"
+    for key in ("PLAYHUB_DEV_USER", "PLAYHUB_DEV_PASSWORD"):
+        env.pop(key, None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "playhub",
+        "dev",
+        "--port",
+        str(hub.app.dev_port),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    seen = b""
+
+    async def until(text: bytes) -> None:
+        nonlocal seen
+        async with asyncio.timeout(30):
+            while text not in seen:
+                block = await proc.stdout.read(4096)  # type: ignore[union-attr]
+                assert block, seen.decode()
+                seen += block
+
+    proc.stdin.write(b"2\nann\nsecret-pw\n")
+    await until(b"Developer menu (ann)")
+    await until(b"Choose:")
+    for conn in list(hub.app._connections):
+        conn.abort()  # the server drops the console's connection while it waits at the menu
+    proc.stdin.write(b"3\n0\n")
+    await proc.stdin.drain()
+    proc.stdin.close()
+    rest, err = await asyncio.wait_for(proc.communicate(), 30)
+    out = (seen + rest).decode()
+    assert proc.returncode == 0, out + err.decode()
+    assert "You have no games yet" in out and "Lost the connection" not in out and "Traceback" not in out

@@ -473,6 +473,7 @@ class DevConsole:
         self.loop = asyncio.new_event_loop()
         self.client: Client | None = None
         self.user: str | None = None
+        self.token: str | None = None  # kept here too: a lost connection takes its Client with it
         self.last_folder: dict[str, str] = {}
 
     # prompts -------------------------------------------------------------------------------------------------
@@ -502,7 +503,7 @@ class DevConsole:
         low = 0 if back else 1
         while True:
             raw = self.ask("Choose")
-            if raw.isdigit() and low <= int(raw) <= len(options):
+            if raw.isascii() and raw.isdigit() and low <= int(raw) <= len(options):
                 return int(raw)
             self.console.print(f"[red]Please enter a number from {low} to {len(options)}.[/]")
 
@@ -525,9 +526,11 @@ class DevConsole:
         raise AssertionError("unreachable")
 
     def _reconnect(self) -> None:
-        token = self.client.token if self.client else None
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                self.run(self.client.close())
         self.client = self.run(connect(self.address))
-        self.client.token = token
+        self.client.token = self.token  # a dropped connection's session stays resumable for a grace period
         self.client.username = self.user
 
     def close(self) -> None:
@@ -542,12 +545,11 @@ class DevConsole:
         self.console.print(f"[bold]PlayHub developer console[/] — server {self.address}")
         user = _opt(self.args, "user") or os.environ.get(USER_ENV)
         password = _opt(self.args, "password") or os.environ.get(PASSWORD_ENV)
-        if (
-            user and password
-        ):  # credentials given on the command line or in the environment: log in right away
+        # Credentials given on the command line or in the environment: log in right away.
+        if user and password:
             try:
                 self.run(self.client.login_dev(user, password))
-                self.user = user
+                self.user, self.token = user, self.client.token
                 self.console.print(f"[green]Logged in as {user}.[/]")
             except PlayHubError as exc:
                 self.report(exc)
@@ -575,7 +577,7 @@ class DevConsole:
             isinstance(exc, Unauthorized) or (isinstance(exc, BadState) and "log in" in exc.message)
         ):
             # The session ended (logged out, replaced by a newer login, or the server restarted).
-            self.user = None
+            self.user = self.token = None
             if self.client is not None:
                 self.client.token = None
             self.console.print("Your session has ended: please log in again.")
@@ -598,7 +600,7 @@ class DevConsole:
         else:
             self.run(self.client.register_dev(user, password))
             self.console.print(f"[green]Registered and logged in as {user}.[/]")
-        self.user = user
+        self.user, self.token = user, self.client.token
 
     def logged_in_menu(self) -> None:
         choice = self.choose(
@@ -767,7 +769,7 @@ class DevConsole:
         if self.client is not None:
             self.client.token = None
         self.console.print(f"Logged out {self.user}.")
-        self.user = None
+        self.user = self.token = None
 
 
 def run_interactive(args: argparse.Namespace) -> int:
