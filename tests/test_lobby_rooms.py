@@ -10,6 +10,7 @@ import pytest
 from playhub.protocol.errors import BadState
 from playhub.sdk.tickets import player_ticket
 from playhub.store import plays
+from playhub.wire import Framing
 from tests.helpers import Harness
 from tests.lobby_helpers import LEGACY_SERVER, GameConn, make_game, set_status, start_two, wait_dead
 
@@ -30,6 +31,8 @@ ROOM_KEYS = {
 
 async def test_two_players_vote_start_play_and_finish(hub: Harness) -> None:
     game_id = await make_game(hub.app, "duel")
+    played: list[tuple[str, list[int]]] = []
+    hub.app.events.on("game_played", lambda gid, ids: played.append((gid, ids)))
     host, guest, answer, room_id = await start_two(hub, game_id)
     assert set(answer) == {"room_id", "game_host", "game_port", "version", "ticket"}
     assert answer["room_id"] == room_id and answer["version"] == "1.0.0"
@@ -61,6 +64,7 @@ async def test_two_players_vote_start_play_and_finish(hub: Harness) -> None:
     assert await wait_dead(info["pid"])  # stopped after the finish grace
     rows = await hub.app.db.run(plays.plays_of_room, room_id)
     assert len(rows) == 2 and all(r["game_id"] == game_id and r["version"] == "1.0.0" for r in rows)
+    assert played == [(game_id, sorted(r["player_id"] for r in rows))]
     assert all(json.loads(r["result"]) == {"reason": "finished", "results": {"winner": "bob"}} for r in rows)
     await game.close()
     # The room can play again.
@@ -256,3 +260,40 @@ async def test_delisted_game_keeps_its_room_but_allows_no_new_ones(hub: Harness)
         await b.request("CREATE_ROOM", {"game_id": game_id})
     answer = await a.request("START_ROOM", {"room_id": room_id})  # the room that exists continues
     assert answer["game_port"] > 0
+
+
+async def test_length_prefixed_client_gets_answers_and_pushes_in_its_framing(hub: Harness) -> None:
+    game_id = await make_game(hub.app, "framed", max_players=1)
+    c = await hub.lobby(Framing.LENGTH_PREFIXED)
+    await c.register_player("lenny", "secret-pw")
+    room_id = (await c.request("CREATE_ROOM", {"game_id": game_id}))["room_id"]
+    started = asyncio.ensure_future(c.wait_push("GAME_STARTED"))
+    answer = await c.request("START_ROOM", {"room_id": room_id})
+    assert (await started)["game_port"] == answer["game_port"]
+
+
+async def test_two_start_requests_at_once_only_one_wins(hub: Harness) -> None:
+    game_id = await make_game(hub.app, "race", max_players=1)
+    a = await hub.player("alice")
+    room_id = (await a.request("CREATE_ROOM", {"game_id": game_id}))["room_id"]
+    first = a.send_request("START_ROOM", {"room_id": room_id})
+    second = a.send_request("START_ROOM", {"room_id": room_id})
+    answers = await asyncio.gather(first, second)
+    assert sorted(r["code"] for r in answers) == [0, 105]
+
+
+async def test_bind_all_addresses_and_public_host(make_hub) -> None:  # type: ignore[no-untyped-def]
+    hub = await make_hub(host="0.0.0.0", public_host="127.0.0.2")
+    game_id = await make_game(hub.app, "public", max_players=1)
+    a = await hub.player("alice")
+    room_id = (await a.request("CREATE_ROOM", {"game_id": game_id}))["room_id"]
+    answer = await a.request("START_ROOM", {"room_id": room_id})
+    assert answer["game_host"] == "127.0.0.2"
+    game = await GameConn.open(answer["game_host"], answer["game_port"])
+    env = (await game.ask_json("env"))["env"]
+    assert env["GAME_HOST"] == "0.0.0.0" and env["LOBBY_HOST"] == "127.0.0.2"
+    assert env["LOBBY_CONNECT_HOST"] == "127.0.0.1"
+    ended = asyncio.ensure_future(a.wait_push("GAME_ENDED"))
+    assert json.loads(await game.ask("legacy {}"))["status"] == "ok"  # loopback is this machine
+    assert (await ended)["reason"] == "finished"
+    await game.close()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from tests.lobby_helpers import (
     CRASH_SERVER,
     ECHO_SERVER,
     EXIT_LATER_SERVER,
+    FLOOD_SERVER,
     SILENT_SERVER,
     GameConn,
     make_game,
@@ -80,6 +83,7 @@ async def test_env_contract_clean_env_limits_and_group(hub: Harness, monkeypatch
     assert info["nofile"] == s.game_server_open_files
     assert info["as"] == s.game_server_memory_bytes
     assert info["cpu"] == s.game_server_cpu_seconds
+    assert info["fsize"] == s.game_server_file_bytes
     # A pid file while it runs; the log file per room.
     pid_dir = hub.app.data_dir / "run" / "game-servers"
     assert [p.name for p in pid_dir.glob("*.json")] == [f"{room_id}-{info['pid']}.json"]
@@ -161,6 +165,14 @@ async def test_server_exiting_by_itself_and_signal_crash(hub: Harness) -> None:
     os.kill(pid, signal.SIGKILL)
     assert (await ended2) == {"room_id": room2, "reason": "crashed", "results": None, "exit_code": -9}
     await game.close()
+    # Stopped on purpose from outside (Ctrl+C, kill): "stopped".
+    answer = await other.request("START_ROOM", {"room_id": room2})
+    game = await GameConn.open("127.0.0.1", answer["game_port"])
+    pid = (await game.ask_json("env"))["pid"]
+    ended3 = asyncio.ensure_future(other.wait_push("GAME_ENDED"))
+    os.kill(pid, signal.SIGTERM)
+    assert (await ended3)["reason"] == "stopped" and (await ended3)["exit_code"] == -15
+    await game.close()
 
 
 async def test_shutdown_stops_every_game_server(make_hub) -> None:  # type: ignore[no-untyped-def]
@@ -172,6 +184,12 @@ async def test_shutdown_stops_every_game_server(make_hub) -> None:  # type: igno
     await hub.app.stop()
     assert await wait_dead(pid, 5)
     assert list((hub.app.data_dir / "run" / "game-servers").glob("*.json")) == []
+    conn = sqlite3.connect(hub.app.data_dir / "playhub.sqlite3")
+    try:
+        (result,) = conn.execute("SELECT result FROM plays WHERE room_id = ?", (room_id,)).fetchone()
+    finally:
+        conn.close()
+    assert json.loads(result) == {"reason": "stopped", "results": None}
     await game.close()
 
 
@@ -219,3 +237,26 @@ async def test_legacy_finish_only_from_the_server_machine(hub: Harness) -> None:
     assert (await host.request("LIST_ROOMS"))["rooms"][0]["status"] == "PLAYING"
     await rooms.game_finished(room_id, secret=None, results=None, kick_all=False, peer_ip="::ffff:127.0.0.1")
     assert (await host.request("LIST_ROOMS"))["rooms"][0]["status"] == "WAITING"
+
+
+def test_process_limit_is_relative_to_what_the_user_runs() -> None:
+    from playhub.supervisor.limits import Limits, for_spawn, tasks_of_user
+
+    assert tasks_of_user() >= 1  # at least this test process
+    limits = Limits(processes=64)
+    if os.getuid() == 0:
+        assert for_spawn(limits) == limits  # root is not bound by RLIMIT_NPROC: nothing to compute
+    else:
+        assert for_spawn(limits).processes >= 65
+    assert for_spawn(Limits(processes=0)).processes == 0
+
+
+async def test_output_flood_is_capped_by_the_file_size_limit(make_hub) -> None:  # type: ignore[no-untyped-def]
+    limit = 256 * 1024
+    hub = await make_hub(game_server_file_bytes=limit)
+    player, room_id = await _solo(hub, "flood", FLOOD_SERVER)
+    ended = asyncio.ensure_future(player.wait_push("GAME_ENDED", timeout=20))
+    await player.request("START_ROOM", {"room_id": room_id})
+    assert (await ended)["reason"] == "crashed"
+    size = (hub.app.data_dir / "logs" / "rooms" / f"{room_id}.log").stat().st_size
+    assert size <= limit

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from playhub.client.connection import ConnectionLost
 from playhub.protocol.errors import BadState, Forbidden, NotFound
 from tests.helpers import Harness
 from tests.lobby_helpers import make_game
@@ -107,9 +108,11 @@ async def test_host_disconnecting_does_not_break_the_start(hub: Harness) -> None
     """The start belongs to the room: the vote goes on and the match starts even if the host's connection drops."""
     (host, guest), room_id = await _room(hub, 2, "sturdy")
     votes = guest.subscribe("VOTE_REQUEST")
-    asyncio.ensure_future(host.request("START_ROOM", {"room_id": room_id}))
+    pending = asyncio.ensure_future(host.request("START_ROOM", {"room_id": room_id}))
     seq = (await asyncio.wait_for(votes.get(), 5))["payload"]["seq"]
     await host.close()
+    with pytest.raises(ConnectionLost):
+        await pending
     started = asyncio.ensure_future(guest.wait_push("GAME_STARTED"))
     await guest.request("VOTE", {"seq": seq, "accept": True})
     assert (await started)["game_port"] > 0

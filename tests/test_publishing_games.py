@@ -19,8 +19,18 @@ async def test_create_and_list_my_games(hub: Harness) -> None:
     games = (await dev.request("LIST_MY_GAMES", {}))["games"]
     assert [g["name"] for g in games] == ["tetris", "chess"]
     tetris, chess = games
-    for key in ("game_id", "name", "description", "status", "latest_version", "avg_score", "review_count",
-                "display_name", "game_type", "max_players"):
+    for key in (
+        "game_id",
+        "name",
+        "description",
+        "status",
+        "latest_version",
+        "avg_score",
+        "review_count",
+        "display_name",
+        "game_type",
+        "max_players",
+    ):
         assert key in tetris
     assert tetris["status"] == "ONLINE" and tetris["latest_version"] is None
     assert tetris["avg_score"] is None and tetris["review_count"] == 0
@@ -65,8 +75,10 @@ async def test_create_game_schema_and_auth_errors(hub: Harness) -> None:
     with pytest.raises(InvalidRequest):  # missing field
         await dev.request("CREATE_GAME", {"name": "x1", "description": "d", "game_type": "cli"})
     with pytest.raises(InvalidRequest):  # unknown field
-        await dev.request("CREATE_GAME", {"name": "x1", "description": "d", "game_type": "cli", "max_players": 2,
-                                          "colour": "red"})
+        await dev.request(
+            "CREATE_GAME",
+            {"name": "x1", "description": "d", "game_type": "cli", "max_players": 2, "colour": "red"},
+        )
     anonymous = await hub.dev()
     with pytest.raises(Unauthorized):
         await create_game(anonymous, "x2")
@@ -100,8 +112,13 @@ async def test_update_game_meta(hub: Harness) -> None:
     game_id = await create_game(dev, "tetris", max_players=4, min_players=2)
     out = await dev.request(
         "UPDATE_GAME_META",
-        {"game_id": game_id, "description": "Falling blocks.", "max_players": 6, "game_type": "Multi",
-         "display_name": "Tetris"},
+        {
+            "game_id": game_id,
+            "description": "Falling blocks.",
+            "max_players": 6,
+            "game_type": "Multi",
+            "display_name": "Tetris",
+        },
     )
     assert out["description"] == "Falling blocks." and out["max_players"] == 6 and out["game_type"] == "multi"
     assert out["display_name"] == "Tetris" and out["min_players"] == 2 and out["name"] == "tetris"
@@ -124,7 +141,9 @@ async def test_delist_keeps_versions_and_relist(hub: Harness) -> None:
     changed: list[str] = []
     hub.app.events.on("catalog_changed", changed.append)
     assert await dev.request("SET_GAME_STATUS", {"game_id": game_id, "status": "OFFLINE"}) == {
-        "game_id": game_id, "status": "OFFLINE"}
+        "game_id": game_id,
+        "status": "OFFLINE",
+    }
     assert changed == [game_id]
     game = (await dev.request("LIST_MY_GAMES", {}))["games"][0]
     assert game["status"] == "OFFLINE" and game["latest_version"] == "1.0.0"
@@ -144,17 +163,24 @@ async def test_versions_and_hint(hub: Harness) -> None:
     dev = await hub.developer()
     game_id = await create_game(dev, "tetris")
     assert await dev.request("VERSION_HINT", {"game_id": game_id}) == {
-        "latest_version": None, "suggested_version": "1.0.0"}
+        "latest_version": None,
+        "suggested_version": "1.0.0",
+    }
     assert (await dev.request("LIST_VERSIONS", {"game_id": game_id}))["versions"] == []
     for v in ("1.0.0", "1.2.0", "1.10.0"):
         out = await upload(dev, game_id, v, good_package("tetris"))
         assert out["version"] == v and out["is_latest"] is True
     versions = (await dev.request("LIST_VERSIONS", {"game_id": game_id}))["versions"]
     assert [(v["version"], v["is_latest"]) for v in versions] == [
-        ("1.0.0", False), ("1.2.0", False), ("1.10.0", True)]
+        ("1.0.0", False),
+        ("1.2.0", False),
+        ("1.10.0", True),
+    ]
     assert all(v["uploaded_at"] > 0 and v["size_bytes"] > 0 and len(v["checksum"]) == 64 for v in versions)
     assert await dev.request("VERSION_HINT", {"game_id": game_id}) == {
-        "latest_version": "1.10.0", "suggested_version": "1.10.1"}
+        "latest_version": "1.10.0",
+        "suggested_version": "1.10.1",
+    }
     game = (await dev.request("LIST_MY_GAMES", {}))["games"][0]
     assert game["latest_version"] == "1.10.0" and game["version_count"] == 3
 
@@ -163,3 +189,14 @@ async def test_reviews_show_in_my_games(hub: Harness) -> None:
     """avg_score and review_count come from the reviews table (written by the store area)."""
     dev = await hub.developer()
     game_id = await create_game(dev, "tetris")
+    await hub.player("pat")
+    await hub.player("quinn")
+
+    def add_reviews(conn):  # type: ignore[no-untyped-def]
+        rows = conn.execute("SELECT id FROM accounts WHERE role = 'player' ORDER BY id").fetchall()
+        for (pid,), score in zip(rows, (4, 5), strict=True):
+            conn.execute("INSERT INTO reviews VALUES (?, ?, ?, ?, ?)", (game_id, pid, score, "fun", 1.0))
+
+    await hub.app.db.run(add_reviews)
+    game = (await dev.request("LIST_MY_GAMES", {}))["games"][0]
+    assert game["avg_score"] == 4.5 and game["review_count"] == 2

@@ -54,6 +54,9 @@ class Settings:
     # --- downloads ---
     max_concurrent_downloads: int = 256
     max_downloads_per_connection: int = 4  # streams one connection may run at once
+    # Decoded bytes per DOWNLOAD_CHUNK. base64 work holds the GIL, so smaller chunks keep the loop's pauses short and a
+    # stream's memory small (about 5 chunk-sized buffers in flight); 64 KiB costs little throughput.
+    download_chunk_size: int = 64 * 1024
     store_detail_cache_max: int = 4_096  # cached GET_GAME_DETAIL answers (dropped oldest first)
 
     # --- reviews ---
@@ -73,6 +76,7 @@ class Settings:
     game_server_stop_grace_s: float = 2.0  # between SIGTERM and SIGKILL of a game server's process group
     game_server_log_tail_bytes: int = 2_000  # how much of a failed game server's log an error message quotes
     game_server_finish_grace_s: float = 1.0  # after GAME_FINISHED, time the server gets to exit before it is stopped
+    game_server_file_bytes: int = 64 << 20  # largest file a game server may write (its log included)
 
     @property
     def advertised_host(self) -> str:

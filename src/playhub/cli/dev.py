@@ -39,7 +39,7 @@ from rich.table import Table
 
 from playhub import packages
 from playhub.client import Client, ConnectionLost, ServerAddress, resolve_address
-from playhub.client.publishing import check_folder, publish_folder
+from playhub.client.publishing import check_folder, find_my_game, publish_folder
 from playhub.protocol.errors import BadState, Conflict, PlayHubError, Unauthorized
 
 T = TypeVar("T")
@@ -316,23 +316,50 @@ def cmd_publish(args: argparse.Namespace) -> int:
                 bar.start()  # shown from the first byte on, not while the archive is being built
                 bar.update(task, completed=done, total=total)
 
+        # Fix the version before the first attempt: after a drop, the server's suggestion would have moved on if
+        # the version landed, and a retry must not publish the same folder twice under two versions.
+        manifest = check_folder(folder, args.version)
+        existing = await find_my_game(client, manifest.name)
+        version = args.version
+        if version is None:
+            version = (
+                (await client.request("VERSION_HINT", {"game_id": existing["game_id"]}))["suggested_version"]
+                if existing
+                else "1.0.0"
+            )
+        dropped = False
         for attempt in range(1, PUBLISH_ATTEMPTS + 1):
             try:
                 try:
-                    result = await publish_folder(client, folder, args.version, progress=on_progress)
+                    result = await publish_folder(client, folder, version, progress=on_progress)
                 finally:
                     if bar is not None:
                         bar.stop()
                 break
+            except Conflict as exc:
+                if not (dropped and exc.payload.get("latest_version") == version):
+                    raise
+                # The version landed before the connection dropped; the answer was lost with it.
+                game = await find_my_game(client, manifest.name)
+                assert game is not None
+                result = {
+                    "game_id": game["game_id"],
+                    "version": version,
+                    "is_latest": True,
+                    "created": existing is None,
+                }
+                break
             except (ConnectionLost, ConnectionError):
                 if attempt == PUBLISH_ATTEMPTS:
                     raise
+                dropped = True
                 Console(stderr=True).print(f"connection lost; reconnecting to {address} (the upload resumes)")
                 await asyncio.sleep(attempt)
                 await client.close()
                 client = await connect(address)
                 await client.login_dev(*args.credentials)
                 args.extra_clients.append(client)
+        result["created"] = existing is None  # relative to this command, whatever attempt created the game
         for extra in args.extra_clients:
             await extra.close()
         if args.json:
@@ -340,7 +367,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         else:
             what = "new game" if result["created"] else "new version"
             out.print(
-                f"published {what}: {folder.name} {result['version']} (game_id {result['game_id']})",
+                f"published {what}: {manifest.name} {result['version']} (game_id {result['game_id']})",
                 highlight=False,
             )
         return EXIT_OK
@@ -446,6 +473,7 @@ class DevConsole:
         self.loop = asyncio.new_event_loop()
         self.client: Client | None = None
         self.user: str | None = None
+        self.token: str | None = None  # kept here too: a lost connection takes its Client with it
         self.last_folder: dict[str, str] = {}
 
     # prompts -------------------------------------------------------------------------------------------------
@@ -475,7 +503,7 @@ class DevConsole:
         low = 0 if back else 1
         while True:
             raw = self.ask("Choose")
-            if raw.isdigit() and low <= int(raw) <= len(options):
+            if raw.isascii() and raw.isdigit() and low <= int(raw) <= len(options):
                 return int(raw)
             self.console.print(f"[red]Please enter a number from {low} to {len(options)}.[/]")
 
@@ -498,9 +526,11 @@ class DevConsole:
         raise AssertionError("unreachable")
 
     def _reconnect(self) -> None:
-        token = self.client.token if self.client else None
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                self.run(self.client.close())
         self.client = self.run(connect(self.address))
-        self.client.token = token
+        self.client.token = self.token  # a dropped connection's session stays resumable for a grace period
         self.client.username = self.user
 
     def close(self) -> None:
@@ -513,6 +543,16 @@ class DevConsole:
     def main(self) -> int:
         self.client = self.run(connect(self.address))
         self.console.print(f"[bold]PlayHub developer console[/] — server {self.address}")
+        user = _opt(self.args, "user") or os.environ.get(USER_ENV)
+        password = _opt(self.args, "password") or os.environ.get(PASSWORD_ENV)
+        # Credentials given on the command line or in the environment: log in right away.
+        if user and password:
+            try:
+                self.run(self.client.login_dev(user, password))
+                self.user, self.token = user, self.client.token
+                self.console.print(f"[green]Logged in as {user}.[/]")
+            except PlayHubError as exc:
+                self.report(exc)
         try:
             while True:
                 try:
@@ -537,7 +577,7 @@ class DevConsole:
             isinstance(exc, Unauthorized) or (isinstance(exc, BadState) and "log in" in exc.message)
         ):
             # The session ended (logged out, replaced by a newer login, or the server restarted).
-            self.user = None
+            self.user = self.token = None
             if self.client is not None:
                 self.client.token = None
             self.console.print("Your session has ended: please log in again.")
@@ -560,7 +600,7 @@ class DevConsole:
         else:
             self.run(self.client.register_dev(user, password))
             self.console.print(f"[green]Registered and logged in as {user}.[/]")
-        self.user = user
+        self.user, self.token = user, self.client.token
 
     def logged_in_menu(self) -> None:
         choice = self.choose(
@@ -729,7 +769,7 @@ class DevConsole:
         if self.client is not None:
             self.client.token = None
         self.console.print(f"Logged out {self.user}.")
-        self.user = None
+        self.user = self.token = None
 
 
 def run_interactive(args: argparse.Namespace) -> int:
