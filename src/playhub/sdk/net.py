@@ -97,8 +97,9 @@ async def accept_players(
             await jsonl.close(writer)
         raise TimeoutError(f"only {len(joined)} of {need} players joined within {timeout:g}s") from None
     finally:
+        # Stop listening. Not ``wait_closed()``: since Python 3.12 it also waits for the accepted connections,
+        # which are exactly the ones handed to the game.
         server.close()
-        await server.wait_closed()
     order = [p for p in ctx.players if p in joined] or list(joined)
     return {name: joined[name] for name in order}
 
