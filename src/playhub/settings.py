@@ -49,6 +49,7 @@ class Settings:
     max_unpacked_bytes: int = 1 << 30
     max_package_files: int = 5_000
     upload_expiry_s: float = 3_600.0  # an upload with no chunk for this long is abandoned
+    max_open_uploads_per_developer: int = 16  # open (unfinished) uploads one developer may hold at once
 
     # --- downloads ---
     max_concurrent_downloads: int = 256
