@@ -21,7 +21,7 @@ class Settings:
 
     # --- wire ---
     max_frame_bytes: int = 1 << 20  # one JSON document; an upload chunk of 256 KiB base64-encodes to ~342 KiB
-    read_size: int = 1 << 16
+    read_size: int = 1 << 18
     max_send_buffer_bytes: int = 4 << 20  # a client whose unread responses exceed this is disconnected
     max_connections: int = 10_000
 
