@@ -163,7 +163,7 @@ class LocalLibrary:
 
 
 # --- downloads -------------------------------------------------------------------------------------------------------
-_locks: dict[Path, asyncio.Lock] = {}
+_locks: dict[tuple[int, Path], tuple[asyncio.Lock, int]] = {}
 
 
 def _sha256_file(path: Path) -> str:
@@ -260,10 +260,22 @@ async def download_game(
     existing = library.get(name, wanted) if is_version(wanted) else None
     if existing is not None:
         return existing
-    part = library.part_path(name, wanted)
-    lock = _locks.setdefault(part.resolve(), asyncio.Lock())
-    async with lock:
-        return await _download_locked(client, library, game_id, name, wanted, progress)
+    # One download per part file at a time in this process (two tasks asking for the same version wait for each other).
+    key = (id(asyncio.get_running_loop()), library.part_path(name, wanted).resolve())
+    lock, users = _locks.get(key, (asyncio.Lock(), 0))
+    _locks[key] = (lock, users + 1)
+    try:
+        async with lock:
+            existing = await asyncio.to_thread(library.get, name, wanted)
+            if existing is not None:  # installed by the task we waited for
+                return existing
+            return await _download_locked(client, library, game_id, name, wanted, progress)
+    finally:
+        lock, users = _locks[key]
+        if users <= 1:
+            del _locks[key]
+        else:
+            _locks[key] = (lock, users - 1)
 
 
 async def _download_locked(
