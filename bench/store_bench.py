@@ -184,7 +184,8 @@ def start_raw(tmp: Path, mode: str, arg: Path) -> tuple[subprocess.Popen[bytes],
 async def closed_loop_load(
     host: str, port: int, requests: list[bytes], connections: int, seconds: float
 ) -> float:
-    """``bench.common.closed_loop_load`` with a larger line limit (listing answers exceed asyncio's 64 KB default)."""
+    """``bench.common.closed_loop_load`` with a larger line limit (listing answers exceed asyncio's 64 KB default)
+    and skipping pushes, which are not answers."""
     count = 0
     stop_at = 0.0
 
@@ -195,6 +196,8 @@ async def closed_loop_load(
         while time.perf_counter() < stop_at:
             writer.write(line)
             resp = await reader.readline()
+            while resp.startswith(b'{"type"'):  # a push (presence, ...) is not the answer: read on
+                resp = await reader.readline()
             if not resp:
                 raise ConnectionError("server closed the connection")
             count += 1
@@ -216,6 +219,8 @@ async def playhub_download(port: int, token: str, game_id: str, decode: bool) ->
     t0 = time.perf_counter()
     writer.write(json.dumps(req).encode() + b"\n")
     answer = json.loads(await reader.readline())
+    while "status" not in answer:  # pushes (presence, ...) may come before the answer
+        answer = json.loads(await reader.readline())
     if answer.get("status") != "ok":
         raise RuntimeError(f"DOWNLOAD_BEGIN failed: {answer}")
     received = 0
@@ -341,12 +346,14 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
 
             sampler = asyncio.create_task(sample())
             t0 = time.perf_counter()
-            outs = await asyncio.gather(
-                *(playhub_download(lobby, tok, ids["medium"], decode=False) for tok in parallel)
-            )
-            elapsed = time.perf_counter() - t0
-            done.set()
-            await sampler
+            try:
+                outs = await asyncio.gather(
+                    *(playhub_download(lobby, tok, ids["medium"], decode=False) for tok in parallel)
+                )
+            finally:
+                elapsed = time.perf_counter() - t0
+                done.set()
+                await sampler
             medium = (tmp / "data" / "uploadedGame" / ids["medium"] / "1.0.0.zip").stat().st_size
             results["parallel"] = args.parallel
             results["parallel_bytes"] = medium
