@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import hashlib
 import json
 import os
@@ -33,10 +32,12 @@ from pathlib import Path
 import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this checkout's playhub, as the server uses
 from bench.common import env, rss_bytes, start_playhub, use_fast_loop  # noqa: E402
 from bench.core_throughput import start_baseline  # noqa: E402
 from playhub.client import Client  # noqa: E402
 from playhub.packages import parse_version  # noqa: E402
+from playhub.protocol.store import DownloadChunkPush  # noqa: E402
 from playhub.store import accounts  # noqa: E402
 from playhub.store.blobs import BlobStore  # noqa: E402
 from playhub.store.db import Database  # noqa: E402
@@ -224,14 +225,15 @@ async def playhub_download(port: int, token: str, game_id: str, decode: bool) ->
     if answer.get("status") != "ok":
         raise RuntimeError(f"DOWNLOAD_BEGIN failed: {answer}")
     received = 0
-    chunk_decoder = msgspec.json.Decoder()
+    # A typed decoder turns data_b64 back into bytes in the same pass as the JSON parsing.
+    chunk_decoder = msgspec.json.Decoder(DownloadChunkPush)
     while True:
         line = await reader.readline()
         if not line:
             raise ConnectionError("server closed the connection mid-download")
         if line.startswith(b'{"type":"DOWNLOAD_CHUNK"'):
             if decode:
-                received += len(base64.b64decode(chunk_decoder.decode(line)["payload"]["data_b64"]))
+                received += len(chunk_decoder.decode(line).payload.data_b64)
             continue
         msg = json.loads(line)
         if msg.get("type") == "DOWNLOAD_END":
