@@ -192,3 +192,29 @@ async def test_same_download_twice_at_once_installs_once(hub, tmp_path: Path) ->
     )
     assert first == second and library.versions("rps") == ["1.0.0"]
     assert _leftovers(library, "rps") == []
+
+
+async def test_stale_resume_record_starts_over(make_hub, tmp_path: Path) -> None:
+    import json
+
+    hub = await make_hub(download_chunk_size=16 * 1024)
+    game = await publish(hub.app, "big", "1.0.0", payload_bytes=12_000_000)
+    first = await hub.player("alice")
+    library = LocalLibrary(tmp_path / "dl", "alice")
+
+    def cut(done: int, total: int) -> None:
+        if done > 400_000:
+            first.writer.transport.abort()
+
+    with pytest.raises(ConnectionLost):
+        await download_game(first, library, game, progress=cut)
+    record_path = library.resume_path("big", "1.0.0")
+    record = json.loads(record_path.read_text())
+    # The package changed since (another checksum): the next attempt must not glue two packages together.
+    record_path.write_text(json.dumps({**record, "checksum": "0" * 64}))
+    again = await hub.lobby()
+    await again.login_player("alice", "secret-pw")
+    seen: list[int] = []
+    got = await download_game(again, library, game, progress=lambda done, total: seen.append(done))
+    assert seen[0] == 0 and got.version == "1.0.0"
+    assert _leftovers(library, "big") == []
