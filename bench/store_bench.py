@@ -32,10 +32,13 @@ from pathlib import Path
 import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this checkout's playhub, as the server uses
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1] / "src")
+)  # this checkout's playhub, as the server uses
 from bench.common import env, rss_bytes, start_playhub, use_fast_loop  # noqa: E402
 from bench.core_throughput import start_baseline  # noqa: E402
 from playhub.client import Client  # noqa: E402
+from playhub.client.library import LocalLibrary, download_game  # noqa: E402
 from playhub.packages import parse_version  # noqa: E402
 from playhub.protocol.store import DownloadChunkPush  # noqa: E402
 from playhub.store import accounts  # noqa: E402
@@ -322,6 +325,11 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 got, secs = await playhub_download(lobby, client.token or "", ids["big"], decode=False)
                 stream_best = max(stream_best, got / secs)
             results["download_stream_mbps"] = stream_best / 2**20
+            # The client library end to end: part file, resume record, SHA-256 check, safe unpack, rename.
+            library = LocalLibrary(tmp / "downloads", "benchplayer")
+            t0 = time.perf_counter()
+            await download_game(client, library, ids["big"])
+            results["library_mbps"] = big_path.stat().st_size / (time.perf_counter() - t0) / 2**20
             results["big_bytes"] = big_path.stat().st_size
             results["download_raw_mbps"] = raw_best / 2**20
             results["download_playhub_mbps"] = hub_best / 2**20
@@ -409,6 +417,7 @@ def main() -> None:
     print(
         f"  ratio                       : {r['download_playhub_mbps'] / r['download_raw_mbps']:.2f}x (target >= 0.25x)"
     )
+    print(f"  download_game, installed    : {r['library_mbps']:10.1f} MB/s (write, SHA-256, unpack, rename)")
     print(f"{int(r['parallel'])} concurrent downloads of {r['parallel_bytes'] / 2**20:.0f} MB:")
     print(f"  aggregate                   : {r['parallel_mbps']:10.1f} MB/s in {r['parallel_seconds']:.1f} s")
     print(
