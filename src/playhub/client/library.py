@@ -163,7 +163,7 @@ class LocalLibrary:
 
 
 # --- downloads -------------------------------------------------------------------------------------------------------
-_locks: dict[Path, asyncio.Lock] = {}
+_locks: dict[tuple[int, Path], tuple[asyncio.Lock, int]] = {}
 
 
 def _sha256_file(path: Path) -> str:
@@ -231,6 +231,13 @@ def _install(archive: Path, game_dir: Path, version: str) -> Path:
     return final
 
 
+def _has_data(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
+
+
 def _discard(*paths: Path) -> None:
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
@@ -257,13 +264,25 @@ async def download_game(
     wanted = version or detail.get("latest_version")
     if not isinstance(wanted, str):
         raise InvalidRequest("this game has no published version")
-    existing = library.get(name, wanted) if is_version(wanted) else None
+    existing = await asyncio.to_thread(library.get, name, wanted) if is_version(wanted) else None
     if existing is not None:
         return existing
-    part = library.part_path(name, wanted)
-    lock = _locks.setdefault(part.resolve(), asyncio.Lock())
-    async with lock:
-        return await _download_locked(client, library, game_id, name, wanted, progress)
+    # One download per part file at a time in this process (two tasks asking for the same version wait for each other).
+    key = (id(asyncio.get_running_loop()), library.part_path(name, wanted).absolute())
+    lock, users = _locks.get(key, (asyncio.Lock(), 0))
+    _locks[key] = (lock, users + 1)
+    try:
+        async with lock:
+            existing = await asyncio.to_thread(library.get, name, wanted)
+            if existing is not None:  # installed by the task we waited for
+                return existing
+            return await _download_locked(client, library, game_id, name, wanted, progress)
+    finally:
+        lock, users = _locks[key]
+        if users <= 1:
+            del _locks[key]
+        else:
+            _locks[key] = (lock, users - 1)
 
 
 async def _download_locked(
@@ -274,18 +293,43 @@ async def _download_locked(
     if record is not None and (record["game_id"] != game_id or record["version"] != version):
         record = None
     start_seq = await asyncio.to_thread(_prepare_part, part, record)
+    try:
+        return await _fetch_and_install(client, library, game_id, name, version, progress, record, start_seq)
+    except PlayHubError as exc:
+        if isinstance(exc, ChecksumMismatch) or (
+            start_seq == 0 and not await asyncio.to_thread(_has_data, part)
+        ):
+            # Refused before any byte arrived (or the bytes were wrong): nothing worth keeping for a later attempt.
+            await asyncio.to_thread(_discard, part, record_path)
+            with contextlib.suppress(OSError):
+                part.parent.rmdir()  # only if this attempt created it and left it empty
+        raise
+
+
+async def _fetch_and_install(
+    client: Client,
+    library: LocalLibrary,
+    game_id: str,
+    name: str,
+    version: str,
+    progress: Progress | None,
+    record: dict[str, Any] | None,
+    start_seq: int,
+) -> InstalledGame:
+    part, record_path = library.part_path(name, version), library.resume_path(name, version)
     pushes = client.subscribe(None)
     try:
         try:
             answer = await client.request(
                 "DOWNLOAD_BEGIN", {"game_id": game_id, "version": version, "start_seq": start_seq}
             )
-        except PlayHubError:
-            if start_seq == 0:  # nothing worth keeping for a later attempt
-                await asyncio.to_thread(_discard, part, record_path)
-                with contextlib.suppress(OSError):
-                    part.parent.rmdir()  # only if this attempt created it and left it empty
-            raise
+        except InvalidRequest:
+            if start_seq == 0:
+                raise
+            # The resume point no longer fits the package (it changed, or the server's chunk size did): start over.
+            start_seq = await asyncio.to_thread(_prepare_part, part, None)
+            record = None
+            answer = await client.request("DOWNLOAD_BEGIN", {"game_id": game_id, "version": version})
         fresh = {
             "game_id": game_id,
             "version": answer["version"],
