@@ -218,3 +218,14 @@ async def test_stale_resume_record_starts_over(make_hub, tmp_path: Path) -> None
     got = await download_game(again, library, game, progress=lambda done, total: seen.append(done))
     assert seen[0] == 0 and got.version == "1.0.0"
     assert _leftovers(library, "big") == []
+
+
+async def test_download_over_length_prefixed_framing(hub, tmp_path: Path) -> None:
+    from playhub.wire import Framing
+
+    game = await publish(hub.app, "rps", "1.0.0", payload_bytes=300_000)
+    client = await hub.lobby(Framing.LENGTH_PREFIXED)
+    await client.register_player("alice", "secret-pw")
+    library = LocalLibrary(tmp_path / "dl", "alice")
+    got = await download_game(client, library, game)
+    assert (got.path / "assets" / "blob.bin").stat().st_size == 300_000

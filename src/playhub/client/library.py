@@ -166,14 +166,6 @@ class LocalLibrary:
 _locks: dict[tuple[int, Path], tuple[asyncio.Lock, int]] = {}
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data), encoding="utf-8")
@@ -204,11 +196,23 @@ def _prepare_part(part: Path, record: dict[str, Any] | None) -> int:
     return have
 
 
-def _append_chunks(part: Path, blobs: list[str]) -> int:
+def _append_chunks(part: Path, blobs: list[str], digest: Any) -> int:
+    """Decode, hash and append a batch of chunks (in a worker thread); returns the part's new size."""
     with open(part, "ab") as f:
         for blob in blobs:
-            f.write(base64.b64decode(blob, validate=True))
+            data = base64.b64decode(blob, validate=True)
+            digest.update(data)
+            f.write(data)
         return f.tell()
+
+
+def _hash_prefix(part: Path) -> Any:
+    """The running SHA-256 of what a resumed part already holds."""
+    digest = hashlib.sha256()
+    with open(part, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest
 
 
 def _install(archive: Path, game_dir: Path, version: str) -> Path:
@@ -349,12 +353,14 @@ async def _fetch_and_install(
             )
         record = {**fresh, "next_seq": start_seq}
         await asyncio.to_thread(_write_json_atomic, record_path, record)
-        checksum = await _receive(client, pushes, answer, part, record, record_path, progress)
+        # Hash while writing, so the whole package is not read back at the end (a resumed part hashes its prefix).
+        digest = await asyncio.to_thread(_hash_prefix, part)
+        checksum = await _receive(client, pushes, answer, part, record, record_path, progress, digest)
     finally:
         client.unsubscribe(pushes)
 
     expected = checksum.lower().removeprefix("sha256:")
-    actual = await asyncio.to_thread(_sha256_file, part)
+    actual = digest.hexdigest()
     size = (await asyncio.to_thread(part.stat)).st_size
     if size != record["size_bytes"] or (expected and actual != expected):
         await asyncio.to_thread(_discard, part, record_path)
@@ -391,8 +397,9 @@ async def _receive(
     record: dict[str, Any],
     record_path: Path,
     progress: Progress | None,
+    digest: Any,
 ) -> str:
-    """Write the stream to the part file; returns the checksum of DOWNLOAD_END."""
+    """Write the stream to the part file, feeding ``digest``; returns the checksum of DOWNLOAD_END."""
     download_id = answer["download_id"]
     size, chunk = int(answer["size_bytes"]), int(answer["chunk_size"])
     chunks = -(-size // chunk)
@@ -447,7 +454,7 @@ async def _receive(
                     )
                 blobs.append(item.get("data_b64", ""))
             try:
-                written = await asyncio.to_thread(_append_chunks, part, blobs)
+                written = await asyncio.to_thread(_append_chunks, part, blobs, digest)
             except ValueError:
                 raise InvalidRequest("the server sent a chunk that is not valid base64") from None
             expected += len(blobs)
