@@ -21,7 +21,7 @@ class Settings:
 
     # --- wire ---
     max_frame_bytes: int = 1 << 20  # one JSON document; an upload chunk of 256 KiB base64-encodes to ~342 KiB
-    read_size: int = 1 << 16
+    read_size: int = 1 << 18
     max_send_buffer_bytes: int = 4 << 20  # a client whose unread responses exceed this is disconnected
     max_connections: int = 10_000
 
@@ -49,6 +49,7 @@ class Settings:
     max_unpacked_bytes: int = 1 << 30
     max_package_files: int = 5_000
     upload_expiry_s: float = 3_600.0  # an upload with no chunk for this long is abandoned
+    max_open_uploads_per_developer: int = 16  # open (unfinished) uploads one developer may hold at once
 
     # --- downloads ---
     max_concurrent_downloads: int = 256
