@@ -166,12 +166,14 @@ async def test_download_refusals_leave_nothing_behind(hub, tmp_path: Path) -> No
 
 
 def test_library_refuses_unsafe_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for bad in ("..", "../x", "a/b", ".hidden", ""):
+    for bad in ("..", ".", "../x", "a/b", "a\\b", ""):
         with pytest.raises(ValueError):
             LocalLibrary(tmp_path, bad)
+    assert LocalLibrary(tmp_path, ".bob").base == tmp_path / ".bob"  # a valid username
     library = LocalLibrary(tmp_path, "alice")
-    with pytest.raises(ValueError):
-        library.game_dir("../bob")
+    for bad in ("../bob", ".staging-x", ".."):
+        with pytest.raises(ValueError):
+            library.game_dir(bad)
     with pytest.raises(ValueError):
         library.version_dir("rps", "1.0")
     assert library.versions("missing") == [] and library.installed() == {}

@@ -51,9 +51,15 @@ def default_downloads_root() -> Path:
     return Path(os.environ.get("PLAYHUB_DOWNLOADS") or "downloads")
 
 
-def _safe_component(value: str, what: str) -> str:
-    """Names become folder names: refuse anything that could leave the library or hide as a dot-file."""
-    if not value or value.startswith(".") or any(ch in value for ch in "/\\\x00:") or len(value) > 128:
+def _safe_component(value: str, what: str, *, leading_dot: bool = False) -> str:
+    """Names become folder names: refuse anything that could leave the library. Game folders may not start with a
+    dot, which marks work in progress (``.staging-*``, ``.trash-*``); player names may (``.bob`` is a valid user)."""
+    if (
+        value in ("", ".", "..")
+        or (value.startswith(".") and not leading_dot)
+        or any(ch in value for ch in "/\\\x00:")
+        or len(value) > 128
+    ):
         raise ValueError(f"{what} {value!r} cannot be used as a folder name")
     return value
 
@@ -71,7 +77,7 @@ class LocalLibrary:
 
     def __init__(self, root: Path, player: str) -> None:
         self.root = Path(root)
-        self.player = _safe_component(player, "player name")
+        self.player = _safe_component(player, "player name", leading_dot=True)
         self.base = self.root / self.player
 
     # --- paths ---------------------------------------------------------------------------------------------------
