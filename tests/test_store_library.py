@@ -166,12 +166,14 @@ async def test_download_refusals_leave_nothing_behind(hub, tmp_path: Path) -> No
 
 
 def test_library_refuses_unsafe_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for bad in ("..", "../x", "a/b", ".hidden", ""):
+    for bad in ("..", ".", "../x", "a/b", "a\\b", ""):
         with pytest.raises(ValueError):
             LocalLibrary(tmp_path, bad)
+    assert LocalLibrary(tmp_path, ".bob").base == tmp_path / ".bob"  # a valid username
     library = LocalLibrary(tmp_path, "alice")
-    with pytest.raises(ValueError):
-        library.game_dir("../bob")
+    for bad in ("../bob", ".staging-x", ".."):
+        with pytest.raises(ValueError):
+            library.game_dir(bad)
     with pytest.raises(ValueError):
         library.version_dir("rps", "1.0")
     assert library.versions("missing") == [] and library.installed() == {}
@@ -218,3 +220,14 @@ async def test_stale_resume_record_starts_over(make_hub, tmp_path: Path) -> None
     got = await download_game(again, library, game, progress=lambda done, total: seen.append(done))
     assert seen[0] == 0 and got.version == "1.0.0"
     assert _leftovers(library, "big") == []
+
+
+async def test_download_over_length_prefixed_framing(hub, tmp_path: Path) -> None:
+    from playhub.wire import Framing
+
+    game = await publish(hub.app, "rps", "1.0.0", payload_bytes=300_000)
+    client = await hub.lobby(Framing.LENGTH_PREFIXED)
+    await client.register_player("alice", "secret-pw")
+    library = LocalLibrary(tmp_path / "dl", "alice")
+    got = await download_game(client, library, game)
+    assert (got.path / "assets" / "blob.bin").stat().st_size == 300_000

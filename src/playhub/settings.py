@@ -44,7 +44,7 @@ class Settings:
     display_name_max: int = 80
     description_max: int = 2_000
     max_players_limit: int = 64
-    chunk_size: int = 256 * 1024  # suggested decoded bytes per upload/download chunk
+    chunk_size: int = 256 * 1024  # suggested decoded bytes per upload chunk (downloads: download_chunk_size)
     max_package_bytes: int = 512 << 20
     max_unpacked_bytes: int = 1 << 30
     max_package_files: int = 5_000

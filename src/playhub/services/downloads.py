@@ -86,6 +86,11 @@ class DownloadService:
         chunks = -(-row.size_bytes // chunk_size)
         if start_seq > chunks:
             raise InvalidRequest(f"'start_seq' {start_seq} is past the last chunk ({chunks} chunks)")
+        path = self.blobs.archive(game_id, row.version)
+        if not await asyncio.to_thread(path.is_file):
+            log.error("package %s/%s is in the catalogue but %s is missing", game_id, row.version, path)
+            raise ServerError("the stored package is missing on the server")
+        # No await between the limit checks and the reservation, so concurrent requests cannot overshoot.
         if len(self.active) >= self.settings.max_concurrent_downloads:
             raise RateLimited(1.0, "the server is busy with other downloads: try again shortly")
         if open_on_connection >= self.settings.max_downloads_per_connection:
@@ -93,10 +98,6 @@ class DownloadService:
                 1.0,
                 f"at most {self.settings.max_downloads_per_connection} downloads at once per connection",
             )
-        path = self.blobs.archive(game_id, row.version)
-        if not await asyncio.to_thread(path.is_file):
-            log.error("package %s/%s is in the catalogue but %s is missing", game_id, row.version, path)
-            raise ServerError("the stored package is missing on the server")
         dl = Download(
             id=secrets.token_hex(8),
             account_id=account_id,
