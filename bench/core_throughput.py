@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from bench.common import closed_loop_load, env, rss_bytes, start_playhub, use_fast_loop  # noqa: E402
 from playhub.client import Client  # noqa: E402
 
