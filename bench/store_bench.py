@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(
     0, str(Path(__file__).resolve().parents[1] / "src")
 )  # this checkout's playhub, as the server uses
-from bench.common import env, rss_bytes, start_playhub, use_fast_loop  # noqa: E402
+from bench.common import closed_loop_load, env, rss_bytes, start_playhub, use_fast_loop  # noqa: E402
 from bench.core_throughput import start_baseline  # noqa: E402
 from playhub.client import Client  # noqa: E402
 from playhub.client.library import LocalLibrary, download_game  # noqa: E402
@@ -184,38 +184,7 @@ def start_raw(tmp: Path, mode: str, arg: Path) -> tuple[subprocess.Popen[bytes],
     raise TimeoutError("raw server did not start")
 
 
-# --- load ------------------------------------------------------------------------------------------------------------
-async def closed_loop_load(
-    host: str, port: int, requests: list[bytes], connections: int, seconds: float
-) -> float:
-    """``bench.common.closed_loop_load`` with a larger line limit (listing answers exceed asyncio's 64 KB default)
-    and skipping pushes, which are not answers."""
-    count = 0
-    stop_at = 0.0
-
-    async def one(i: int) -> None:
-        nonlocal count
-        reader, writer = await asyncio.open_connection(host, port, limit=READ_LIMIT)
-        line = requests[i % len(requests)]
-        while time.perf_counter() < stop_at:
-            writer.write(line)
-            resp = await reader.readline()
-            while resp.startswith(b'{"type"'):  # a push (presence, ...) is not the answer: read on
-                resp = await reader.readline()
-            if not resp:
-                raise ConnectionError("server closed the connection")
-            count += 1
-        writer.close()
-
-    stop_at = time.perf_counter() + min(1.0, seconds / 4)
-    await asyncio.gather(*(one(i) for i in range(connections)))
-    count = 0
-    t0 = time.perf_counter()
-    stop_at = t0 + seconds
-    await asyncio.gather(*(one(i) for i in range(connections)))
-    return count / (time.perf_counter() - t0)
-
-
+# --- downloads -----------------------------------------------------------------------------------------------------
 async def playhub_download(port: int, token: str, game_id: str, decode: bool) -> tuple[int, float]:
     """Run one download over a raw socket; returns (bytes received, seconds). ``decode`` base64-decodes chunks."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=READ_LIMIT)

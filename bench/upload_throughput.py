@@ -30,7 +30,9 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
 
+from bench.common import start_playhub  # noqa: E402
 from playhub.client import Client  # noqa: E402
 from playhub.client.publishing import sha256_file, upload_file  # noqa: E402
 
@@ -109,34 +111,8 @@ class RssSampler:
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
     """``playhub serve`` in a subprocess (uvloop when installed, as in production); returns it and its dev port."""
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "playhub",
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--dev-port",
-            "0",
-            "--lobby-port",
-            "0",
-            "--fast-hash",
-            "--log-level",
-            "WARNING",
-        ],
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-    )
-    ports = data_dir / "runtime_ports.json"
-    for _ in range(400):
-        if ports.exists():
-            try:
-                return server, int(json.loads(ports.read_text())["developer_port"])
-            except (ValueError, KeyError):
-                pass
-        time.sleep(0.05)
-    server.kill()
-    raise RuntimeError("the server did not start")
+    server, ports = start_playhub(data_dir)
+    return server, int(ports["developer_port"])
 
 
 async def playhub_upload(
