@@ -217,3 +217,17 @@ async def test_replaced_token_gets_105_and_logged_out_token_101(hub: Harness) ->
     await second.logout()
     with pytest.raises(Unauthorized):
         await second.request("WHOAMI", token=token)
+
+
+async def test_client_library_reports_connection_loss(hub: Harness) -> None:
+    from playhub.client import ConnectionLost
+
+    c = await hub.player("lossy")
+    waiter = asyncio.create_task(c.wait_push("ROOM_UPDATED", timeout=10))
+    await asyncio.sleep(0.01)
+    for conn in list(hub.app._connections):
+        conn.abort()
+    with pytest.raises(ConnectionLost):
+        await waiter
+    with pytest.raises(ConnectionLost):
+        await c.request("WHOAMI")

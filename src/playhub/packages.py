@@ -80,7 +80,9 @@ def validate_manifest(data: Any, max_players_limit: int = 64) -> Manifest:
         problems.append("missing key(s): " + ", ".join(missing))
     name = data.get("name")
     if "name" in data and (not isinstance(name, str) or not NAME_RE.fullmatch(name)):
-        problems.append("'name' must be 2-64 characters of lowercase letters, digits, '_' or '-', starting alphanumeric")
+        problems.append(
+            "'name' must be 2-64 characters of lowercase letters, digits, '_' or '-', starting alphanumeric"
+        )
     for key in ("display_name", "description"):
         if key in data and (not isinstance(data[key], str) or not data[key].strip()):
             problems.append(f"'{key}' must be a non-empty string")
@@ -91,9 +93,7 @@ def validate_manifest(data: Any, max_players_limit: int = 64) -> Manifest:
     if "max_players" in data and (type(maxp) is not int or not 1 <= maxp <= max_players_limit):
         problems.append(f"'max_players' must be an integer from 1 to {max_players_limit}")
     minp = data.get("min_players", maxp)
-    if "min_players" in data and (
-        type(minp) is not int or minp < 1 or (type(maxp) is int and minp > maxp)
-    ):
+    if "min_players" in data and (type(minp) is not int or minp < 1 or (type(maxp) is int and minp > maxp)):
         problems.append("'min_players' must be an integer from 1 to max_players")
     entries = {}
     for key in ("entry_server", "entry_client"):
@@ -149,9 +149,16 @@ def _check_member(info: zipfile.ZipInfo) -> PurePosixPath:
     if ".." in path.parts:
         raise PackageError(f"archive member '{name}' escapes the package folder (zip-slip)")
     mode = (info.external_attr >> 16) & 0xFFFF
-    if mode and (stat.S_ISLNK(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)
-                 or stat.S_ISSOCK(mode)):
-        raise PackageError(f"archive member '{name}' is a link or device file, which packages may not contain")
+    if mode and (
+        stat.S_ISLNK(mode)
+        or stat.S_ISCHR(mode)
+        or stat.S_ISBLK(mode)
+        or stat.S_ISFIFO(mode)
+        or stat.S_ISSOCK(mode)
+    ):
+        raise PackageError(
+            f"archive member '{name}' is a link or device file, which packages may not contain"
+        )
     return path
 
 
@@ -164,7 +171,9 @@ def inspect_zip(archive: Path, limits: ZipLimits, max_players_limit: int = 64) -
     with zf:
         infos = zf.infolist()
         if len(infos) > limits.max_files:
-            raise PackageError(f"the package has {len(infos)} entries, more than the limit of {limits.max_files}")
+            raise PackageError(
+                f"the package has {len(infos)} entries, more than the limit of {limits.max_files}"
+            )
         total = 0
         for info in infos:
             _check_member(info)

@@ -49,12 +49,17 @@ class Settings:
     max_unpacked_bytes: int = 1 << 30
     max_package_files: int = 5_000
     upload_expiry_s: float = 3_600.0  # an upload with no chunk for this long is abandoned
+    max_open_uploads_per_developer: int = 16  # open (unfinished) uploads one developer may hold at once
 
     # --- downloads ---
     max_concurrent_downloads: int = 256
+    max_downloads_per_connection: int = 4  # streams one connection may run at once
+    store_detail_cache_max: int = 4_096  # cached GET_GAME_DETAIL answers (dropped oldest first)
 
     # --- reviews ---
     comment_max: int = 1_000
+    reviews_sample_size: int = 5  # newest reviews shown in GET_GAME_DETAIL
+    reviews_page_max: int = 200  # most reviews one LIST_REVIEWS answer carries
 
     # --- rooms and game servers ---
     vote_timeout_s: float = 30.0
@@ -65,6 +70,9 @@ class Settings:
     game_server_open_files: int = 256
     game_server_processes: int = 64
     max_rooms: int = 1_000
+    game_server_stop_grace_s: float = 2.0  # between SIGTERM and SIGKILL of a game server's process group
+    game_server_log_tail_bytes: int = 2_000  # how much of a failed game server's log an error message quotes
+    game_server_finish_grace_s: float = 1.0  # after GAME_FINISHED, time the server gets to exit before it is stopped
 
     @property
     def advertised_host(self) -> str:

@@ -28,6 +28,10 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
 
+# Put into every push queue when the connection ends, so a consumer blocked on ``queue.get()`` wakes up.
+CLOSED_SENTINEL = "__closed__"
+
+
 class ConnectionLost(ConnectionError):
     """The connection closed while a request was waiting for its answer."""
 
@@ -184,6 +188,8 @@ class Client:
             async with asyncio.timeout(timeout):
                 while True:
                     msg = await queue.get()
+                    if msg["type"] == CLOSED_SENTINEL:
+                        raise ConnectionLost("the server closed the connection")
                     if predicate is None or predicate(msg["payload"]):
                         return msg["payload"]
         finally:
@@ -223,7 +229,7 @@ class Client:
             self._pending.clear()
             for queues in self._queues.values():
                 for queue in queues:
-                    queue.put_nowait({"type": "__closed__", "payload": {}})
+                    queue.put_nowait({"type": CLOSED_SENTINEL, "payload": {}})
 
     def _handle(self, frame: bytes) -> None:
         try:
@@ -258,4 +264,4 @@ class Client:
             await self._reader_task
 
 
-__all__ = ["Client", "ConnectionLost", "PlayHubError"]
+__all__ = ["CLOSED_SENTINEL", "Client", "ConnectionLost", "PlayHubError"]

@@ -1,1 +1,32 @@
-"""Helpers for game authors. See ``docs/games.md``."""
+"""Helpers for game authors. See ``docs/games.md``.
+
+Server side: ``RoomContext.from_env()``, ``accept_players``, ``RoomContext.report_finished``.
+Client side: ``PlayerContext.from_env()``, ``connect_to_game`` / ``connect_to_game_sync``.
+Messages: ``playhub.sdk.jsonl``. Only the standard library is imported here.
+"""
+
+from playhub.sdk import jsonl
+from playhub.sdk.context import PlayerContext, RoomContext
+from playhub.sdk.net import (
+    GameRejected,
+    accept_players,
+    broadcast,
+    close_all,
+    connect_to_game,
+    connect_to_game_sync,
+)
+from playhub.sdk.tickets import player_ticket, verify_ticket
+
+__all__ = [
+    "GameRejected",
+    "PlayerContext",
+    "RoomContext",
+    "accept_players",
+    "broadcast",
+    "close_all",
+    "connect_to_game",
+    "connect_to_game_sync",
+    "jsonl",
+    "player_ticket",
+    "verify_ticket",
+]

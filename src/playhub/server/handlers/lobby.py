@@ -1,7 +1,168 @@
-"""Handlers of the lobby area."""
+"""Handlers of the lobby area: players online, rooms, ready marks, the start vote, game-server callbacks."""
 
 from __future__ import annotations
 
-from playhub.server.router import Routes
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
+import msgspec
+
+from playhub.protocol import envelope
+from playhub.protocol.errors import InvalidRequest
+from playhub.protocol.lobby import GameFinished, GameRef, LegacyGameFinished, RoomRef, VotePayload
+from playhub.protocol.schemas import Empty
+from playhub.server.router import Context, Listener, Routes
+from playhub.services.presence import PresenceService
+from playhub.services.rooms import RoomService
+from playhub.services.sessions import Peer, Principal, Role
+from playhub.services.votes import VoteService
+from playhub.supervisor import Supervisor
+
+if TYPE_CHECKING:
+    from playhub.server.app import PlayHubApp
+    from playhub.server.connection import Connection
+
+log = logging.getLogger("playhub.lobby")
 routes = Routes()
+
+_PLAYER = {"role": Role.PLAYER, "listeners": Listener.LOBBY}
+
+
+async def startup(app: PlayHubApp) -> None:
+    supervisor = Supervisor(app.settings, app.data_dir)
+    killed = await asyncio.to_thread(supervisor.reap_leftovers)
+    if killed:
+        log.warning("killed %d game server process(es) left over from a previous run", killed)
+
+    def deliver_names(usernames: Iterable[str], event: str, data: dict[str, Any]) -> None:
+        encoded = envelope.push(event, data)  # encode once for every recipient
+        for name in usernames:
+            principal = app.sessions.by_username(Role.PLAYER, name)
+            if principal is not None and principal.peer is not None and not principal.peer.closed:
+                principal.peer.send(encoded)  # type: ignore[attr-defined]
+
+    def deliver_peers(peers: Iterable[Peer], event: str, data: dict[str, Any]) -> None:
+        encoded = envelope.push(event, data)
+        for peer in peers:
+            if not peer.closed:
+                peer.send(encoded)  # type: ignore[attr-defined]
+
+    def deliver_principals(principals: list[Principal], event: str, data: dict[str, Any]) -> None:
+        deliver_peers([p.peer for p in principals if p.peer is not None], event, data)
+
+    app.presence = PresenceService(app.sessions, deliver_principals)  # type: ignore[attr-defined]
+    app.rooms = RoomService(  # type: ignore[attr-defined]
+        app.settings,
+        app.db,
+        app.blobs,
+        app.sessions,
+        supervisor,
+        VoteService(),
+        deliver_names,
+        deliver_peers,
+        app.spawn,
+        lambda: app.lobby_port,
+    )
+
+
+async def shutdown(app: PlayHubApp) -> None:
+    rooms: RoomService | None = getattr(app, "rooms", None)
+    if rooms is not None:
+        await rooms.close()
+
+
+def _rooms(ctx: Context) -> RoomService:
+    return ctx.app.rooms  # type: ignore[attr-defined,no-any-return]
+
+
+def _user(ctx: Context) -> Principal:
+    assert ctx.user is not None  # the router resolved the token for role=PLAYER
+    return ctx.user
+
+
+@routes.command("LIST_PLAYERS", Empty, **_PLAYER)
+async def list_players(ctx: Context, p: Empty) -> dict:
+    return {"online_players": ctx.app.presence.online_players()}  # type: ignore[attr-defined]
+
+
+@routes.command("LIST_ROOMS", Empty, **_PLAYER)
+async def list_rooms(ctx: Context, p: Empty) -> dict:
+    return {"rooms": _rooms(ctx).list_rooms()}
+
+
+@routes.command("CREATE_ROOM", GameRef, **_PLAYER)
+async def create_room(ctx: Context, p: GameRef) -> dict:
+    room = await _rooms(ctx).create(_user(ctx), p.game_id)
+    return {"room_id": room.room_id, "version": room.version, "room": room.snapshot()}
+
+
+@routes.command("JOIN_ROOM", RoomRef, **_PLAYER)
+async def join_room(ctx: Context, p: RoomRef) -> dict:
+    room = _rooms(ctx).join(_user(ctx), p.room_id)
+    return {"room_id": room.room_id, "version": room.version, "room": room.snapshot()}
+
+
+@routes.command("LEAVE_ROOM", RoomRef, **_PLAYER)
+async def leave_room(ctx: Context, p: RoomRef) -> dict:
+    _rooms(ctx).leave(_user(ctx), p.room_id)
+    return {}
+
+
+@routes.command("READY", RoomRef, **_PLAYER)
+async def ready(ctx: Context, p: RoomRef) -> dict:
+    return {"room": _rooms(ctx).set_ready(_user(ctx), p.room_id, True).snapshot()}
+
+
+@routes.command("UNREADY", RoomRef, **_PLAYER)
+async def unready(ctx: Context, p: RoomRef) -> dict:
+    return {"room": _rooms(ctx).set_ready(_user(ctx), p.room_id, False).snapshot()}
+
+
+@routes.command("START_ROOM", RoomRef, concurrent=True, **_PLAYER)
+async def start_room(ctx: Context, p: RoomRef) -> dict:
+    return await _rooms(ctx).start(_user(ctx), p.room_id)
+
+
+@routes.command("VOTE", VotePayload, **_PLAYER)
+async def vote(ctx: Context, p: VotePayload) -> dict:
+    _rooms(ctx).vote(_user(ctx), p.seq, p.accept)
+    return {}
+
+
+@routes.command("SUBSCRIBE_ROOM", RoomRef, **_PLAYER)
+async def subscribe_room(ctx: Context, p: RoomRef) -> dict:
+    rooms = _rooms(ctx)
+    room = rooms.subscribe(ctx.conn, p.room_id)
+    if not ctx.conn.data.get("lobby.subscribed"):
+        ctx.conn.data["lobby.subscribed"] = True
+        ctx.conn.on_close(lambda conn: rooms.unsubscribe(conn))
+    return {"room": room.snapshot()}
+
+
+@routes.command("UNSUBSCRIBE_ROOM", RoomRef, **_PLAYER)
+async def unsubscribe_room(ctx: Context, p: RoomRef) -> dict:
+    _rooms(ctx).unsubscribe(ctx.conn, p.room_id)
+    return {}
+
+
+@routes.command("GAME_FINISHED", GameFinished, role=None, listeners=Listener.LOBBY)
+async def game_finished(ctx: Context, p: GameFinished) -> dict:
+    """From a game server: authenticated by the room secret it got in PLAYHUB_ROOM_SECRET (no token)."""
+    await _rooms(ctx).game_finished(p.room_id, secret=p.secret, results=p.results, kick_all=p.kick_all)
+    return {}
+
+
+@routes.legacy_kind("game_finished")
+async def legacy_game_finished(conn: Connection, obj: dict[str, Any]) -> None:
+    """Seed 003's unauthenticated callback: accepted only from the machine that runs the room's server."""
+    try:
+        msg = msgspec.convert(obj, LegacyGameFinished)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(f"bad game_finished message: {exc}") from None
+    rooms: RoomService = conn.router.app.rooms  # type: ignore[attr-defined]
+    await rooms.game_finished(
+        msg.room_id, secret=None, results=None, kick_all=msg.kick_all, peer_ip=conn.remote_ip
+    )
+    conn.send(envelope.ok({"ok": True}))

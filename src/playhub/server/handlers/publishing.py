@@ -1,7 +1,106 @@
-"""Handlers of the publishing area."""
+"""Handlers of the publishing area (developer port): games, versions, chunked uploads. Use cases D1-D3."""
 
 from __future__ import annotations
 
-from playhub.server.router import Routes
+from typing import TYPE_CHECKING
+
+from playhub.protocol.publishing import (
+    CreateGame,
+    GameRef,
+    SetGameStatus,
+    UpdateGameMeta,
+    UploadBegin,
+    UploadChunk,
+    UploadRef,
+)
+from playhub.protocol.schemas import Empty
+from playhub.server.router import Context, Listener, Routes
+from playhub.services.catalog import CatalogService
+from playhub.services.sessions import Role
+from playhub.services.uploads import UploadService
+
+if TYPE_CHECKING:
+    from playhub.server.app import PlayHubApp
 
 routes = Routes()
+DEV = Role.DEVELOPER
+PORT = Listener.DEV
+
+
+async def startup(app: PlayHubApp) -> None:
+    app.catalog = CatalogService(app.settings, app.db, app.events)  # type: ignore[attr-defined]
+    app.uploads = UploadService(app.settings, app.db, app.blobs, app.events, app.catalog)  # type: ignore[attr-defined]
+    await app.uploads.start()  # type: ignore[attr-defined]
+
+
+async def shutdown(app: PlayHubApp) -> None:
+    uploads = getattr(app, "uploads", None)
+    if uploads is not None:
+        await uploads.close()
+
+
+def _dev_id(ctx: Context) -> int:
+    assert ctx.user is not None  # the router resolved a developer token before calling us
+    return ctx.user.account_id
+
+
+@routes.command("CREATE_GAME", CreateGame, role=DEV, listeners=PORT)
+async def create_game(ctx: Context, p: CreateGame) -> dict:
+    game_id = await ctx.app.catalog.create_game(  # type: ignore[attr-defined]
+        _dev_id(ctx), p.name, p.description, p.game_type, p.max_players, p.display_name, p.min_players
+    )
+    return {"game_id": game_id}
+
+
+@routes.command("LIST_MY_GAMES", Empty, role=DEV, listeners=PORT)
+async def list_my_games(ctx: Context, p: Empty) -> dict:
+    return {"games": await ctx.app.catalog.list_my_games(_dev_id(ctx))}  # type: ignore[attr-defined]
+
+
+@routes.command("UPDATE_GAME_META", UpdateGameMeta, role=DEV, listeners=PORT)
+async def update_game_meta(ctx: Context, p: UpdateGameMeta) -> dict:
+    changes = {
+        "description": p.description,
+        "max_players": p.max_players,
+        "game_type": p.game_type,
+        "display_name": p.display_name,
+        "min_players": p.min_players,
+    }
+    return await ctx.app.catalog.update_meta(_dev_id(ctx), p.game_id, changes)  # type: ignore[attr-defined]
+
+
+@routes.command("SET_GAME_STATUS", SetGameStatus, role=DEV, listeners=PORT)
+async def set_game_status(ctx: Context, p: SetGameStatus) -> dict:
+    return await ctx.app.catalog.set_status(_dev_id(ctx), p.game_id, p.status)  # type: ignore[attr-defined]
+
+
+@routes.command("LIST_VERSIONS", GameRef, role=DEV, listeners=PORT)
+async def list_versions(ctx: Context, p: GameRef) -> dict:
+    return {"versions": await ctx.app.catalog.list_versions(_dev_id(ctx), p.game_id)}  # type: ignore[attr-defined]
+
+
+@routes.command("VERSION_HINT", GameRef, role=DEV, listeners=PORT)
+async def version_hint(ctx: Context, p: GameRef) -> dict:
+    return await ctx.app.catalog.version_hint(_dev_id(ctx), p.game_id)  # type: ignore[attr-defined]
+
+
+@routes.command("UPLOAD_BEGIN", UploadBegin, role=DEV, listeners=PORT)
+async def upload_begin(ctx: Context, p: UploadBegin) -> dict:
+    return await ctx.app.uploads.begin(  # type: ignore[attr-defined]
+        _dev_id(ctx), p.game_id, p.version, p.size_bytes, p.checksum, p.resume
+    )
+
+
+@routes.command("UPLOAD_CHUNK", UploadChunk, role=DEV, listeners=PORT)
+async def upload_chunk(ctx: Context, p: UploadChunk) -> dict:
+    return await ctx.app.uploads.chunk(_dev_id(ctx), p.upload_id, p.seq, p.data_b64)  # type: ignore[attr-defined]
+
+
+@routes.command("UPLOAD_END", UploadRef, role=DEV, listeners=PORT)
+async def upload_end(ctx: Context, p: UploadRef) -> dict:
+    return await ctx.app.uploads.end(_dev_id(ctx), p.upload_id)  # type: ignore[attr-defined]
+
+
+@routes.command("CANCEL_UPLOAD", UploadRef, role=DEV, listeners=PORT)
+async def cancel_upload(ctx: Context, p: UploadRef) -> dict:
+    return await ctx.app.uploads.cancel(_dev_id(ctx), p.upload_id)  # type: ignore[attr-defined]

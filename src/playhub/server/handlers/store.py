@@ -1,7 +1,119 @@
-"""Handlers of the store area."""
+"""Handlers of the store area (lobby port): listing, details, downloads, reviews, played games."""
 
 from __future__ import annotations
 
-from playhub.server.router import Routes
+import asyncio
+import contextlib
+import logging
+from typing import Any
 
+import msgspec
+
+from playhub.protocol.errors import NotFound, PlayHubError
+from playhub.protocol.schemas import Empty
+from playhub.protocol.store import AddReview, DownloadBegin, DownloadRef, GameRef, ListReviews
+from playhub.server.connection import Connection
+from playhub.server.router import Context, Listener, Routes
+from playhub.services.downloads import Download, DownloadService
+from playhub.services.sessions import Role
+from playhub.services.store import StoreService
+
+log = logging.getLogger("playhub.store")
 routes = Routes()
+_LOBBY = Listener.LOBBY
+_json = msgspec.json.Encoder()
+
+
+async def startup(app: Any) -> None:
+    app.store = StoreService(app.settings, app.db, app.events)
+    app.downloads = DownloadService(app.settings, app.db, app.blobs)
+
+
+# --- listing and details ----------------------------------------------------------------------------------------------
+@routes.command("LIST_GAMES", Empty, role=Role.PLAYER, listeners=_LOBBY)
+async def list_games(ctx: Context, p: Empty) -> msgspec.Raw:
+    return await ctx.app.store.list_games()
+
+
+@routes.command("GET_GAME_DETAIL", GameRef, role=Role.PLAYER, listeners=_LOBBY)
+async def game_detail(ctx: Context, p: GameRef) -> msgspec.Raw:
+    return await ctx.app.store.game_detail(p.game_id)
+
+
+@routes.command("LATEST_VERSION", GameRef, role=Role.PLAYER, listeners=_LOBBY)
+async def latest_version(ctx: Context, p: GameRef) -> dict[str, Any]:
+    return await ctx.app.store.latest_version(p.game_id)
+
+
+# --- reviews ------------------------------------------------------------------------------------------------------
+@routes.command("LIST_REVIEWS", ListReviews, role=Role.PLAYER, listeners=_LOBBY)
+async def list_reviews(ctx: Context, p: ListReviews) -> dict[str, Any]:
+    return await ctx.app.store.list_reviews(p.game_id, p.limit, p.offset)
+
+
+@routes.command("ADD_REVIEW", AddReview, role=Role.PLAYER, listeners=_LOBBY)
+async def add_review(ctx: Context, p: AddReview) -> dict[str, Any]:
+    assert ctx.user is not None
+    return await ctx.app.store.add_review(ctx.user.account_id, p.game_id, p.score, p.comment)
+
+
+@routes.command("MY_PLAYED_GAMES", Empty, role=Role.PLAYER, listeners=_LOBBY)
+async def my_played_games(ctx: Context, p: Empty) -> dict[str, Any]:
+    assert ctx.user is not None
+    return await ctx.app.store.played_games(ctx.user.account_id)
+
+
+# --- downloads ----------------------------------------------------------------------------------------------------
+def _downloads_of(conn: Connection) -> dict[str, asyncio.Task[None]]:
+    return conn.data.setdefault("downloads", {})  # type: ignore[no-any-return]
+
+
+@routes.command("DOWNLOAD_BEGIN", DownloadBegin, role=Role.PLAYER, listeners=_LOBBY)
+async def download_begin(ctx: Context, p: DownloadBegin) -> dict[str, Any]:
+    assert ctx.user is not None
+    service: DownloadService = ctx.app.downloads
+    mine = _downloads_of(ctx.conn)
+    dl = await service.begin(ctx.user.account_id, p.game_id, p.version, p.start_seq, len(mine))
+    # The task first runs after this handler returns, and the router writes the answer without yielding in between:
+    # the client always sees the ok answer before the first DOWNLOAD_CHUNK.
+    mine[dl.id] = ctx.conn.spawn(_stream(ctx.conn, service, dl))
+    return {
+        "download_id": dl.id,
+        "version": dl.version,
+        "size_bytes": dl.size_bytes,
+        "chunk_size": dl.chunk_size,
+        "checksum": dl.checksum,
+        "start_seq": dl.start_seq,
+    }
+
+
+@routes.command("CANCEL_DOWNLOAD", DownloadRef, role=Role.PLAYER, listeners=_LOBBY)
+async def cancel_download(ctx: Context, p: DownloadRef) -> dict[str, Any]:
+    task = _downloads_of(ctx.conn).get(p.download_id)
+    if task is None:
+        raise NotFound(f"no download '{p.download_id}' in progress on this connection")
+    task.cancel()
+    # Wait for the stream to stop so no chunk of it follows this answer.
+    await asyncio.wait({task})
+    return {"download_id": p.download_id}
+
+
+async def _stream(conn: Connection, service: DownloadService, dl: Download) -> None:
+    # Chunk pushes are assembled around the base64 text by hand: it is JSON-safe and this avoids re-encoding ~350 KB
+    # per chunk through a dict.
+    head = b'{"type":"DOWNLOAD_CHUNK","payload":{"download_id":' + _json.encode(dl.id) + b',"seq":'
+    try:
+        async with contextlib.aclosing(service.chunks(dl)) as chunks:
+            async for seq, data in chunks:
+                await conn.send_flow(b"".join((head, str(seq).encode(), b',"data_b64":"', data, b'"}}')))
+        conn.push("DOWNLOAD_END", {"download_id": dl.id, "version": dl.version, "checksum": dl.checksum})
+    except PlayHubError as exc:
+        conn.push("DOWNLOAD_ERROR", {"download_id": dl.id, "code": int(exc.code), "message": exc.message})
+    except ConnectionError:
+        log.info("%s: download %s of %s/%s stopped: client gone", conn.remote, dl.id, dl.game_id, dl.version)
+    except Exception:
+        log.exception("download %s of %s/%s failed", dl.id, dl.game_id, dl.version)
+        conn.push("DOWNLOAD_ERROR", {"download_id": dl.id, "code": 199, "message": "internal server error"})
+    finally:
+        service.finish(dl)
+        _downloads_of(conn).pop(dl.id, None)

@@ -1,0 +1,251 @@
+"""Client side of publishing: pack a game folder and upload it as a new game or a new version (use cases D1, D2).
+
+``publish_folder`` is what the developer CLI, the demo and the game tests call. It checks everything it can locally
+before touching the network, uploads in chunks with a window of requests in flight, resumes an interrupted upload of
+the same bytes (``UPLOAD_BEGIN`` with ``"resume": true``), and when the connection drops during ``UPLOAD_END`` it asks
+the server on a fresh connection whether the version landed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import shutil
+import tempfile
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from playhub import packages
+from playhub.client.connection import Client, ConnectionLost
+from playhub.protocol.errors import ChunkOutOfOrder, Conflict, PlayHubError, error_from_wire
+
+Progress = Callable[[int, int], None]
+
+WINDOW = 8  # chunks in flight: enough to keep the server busy while the answers travel back
+CHUNK_TIMEOUT_S = 120.0
+END_TIMEOUT_S = 600.0  # the server verifies, inspects and unpacks the whole package before answering
+_MAX_RESYNCS = 5
+
+
+class PublishError(Exception):
+    """A publish that could not complete; the message says why and what to do."""
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_folder(folder: Path, version: str | None = None) -> packages.Manifest:
+    """Local checks before any network traffic: folder, manifest (every missing key named), entries, version."""
+    manifest = packages.read_manifest_file(folder)
+    for key, entry in (("entry_server", manifest.entry_server), ("entry_client", manifest.entry_client)):
+        if not (folder / entry).is_file():
+            raise packages.PackageError(f"manifest {key} '{entry}' does not exist in '{folder}'")
+    if version is not None:
+        packages.parse_version(version)
+    return manifest
+
+
+async def find_my_game(client: Client, name: str) -> dict[str, Any] | None:
+    games = (await client.request("LIST_MY_GAMES", {}))["games"]
+    return next((g for g in games if g["name"] == name), None)
+
+
+async def ensure_game(client: Client, manifest: packages.Manifest) -> tuple[dict[str, Any], bool]:
+    """This developer's game named like the manifest, created from the manifest when missing."""
+    game = await find_my_game(client, manifest.name)
+    if game is not None:
+        return game, False
+    try:
+        out = await client.request(
+            "CREATE_GAME",
+            {
+                "name": manifest.name,
+                "display_name": manifest.display_name,
+                "description": manifest.description,
+                "game_type": manifest.type,
+                "max_players": manifest.max_players,
+                "min_players": manifest.min_players,
+            },
+        )
+    except Conflict as exc:
+        raise Conflict(f"the name '{manifest.name}' is taken by another developer's game: rename it") from exc
+    game = await find_my_game(client, manifest.name)
+    return game or {"game_id": out["game_id"], "name": manifest.name, "latest_version": None}, True
+
+
+def _read_chunk(fh: BinaryIO, size: int) -> tuple[str, int]:
+    data = fh.read(size)
+    return base64.b64encode(data).decode("ascii"), len(data)
+
+
+async def _begin(client: Client, game_id: str, version: str, size: int, checksum: str) -> dict[str, Any]:
+    payload = {
+        "game_id": game_id,
+        "version": version,
+        "size_bytes": size,
+        "checksum": checksum,
+        "resume": True,
+    }
+    try:
+        return await client.request("UPLOAD_BEGIN", payload)
+    except Conflict as exc:
+        stale = exc.payload.get("upload_id")
+        if not stale:
+            raise
+        # An unfinished upload of this version holds other bytes (the folder changed since): replace it.
+        await client.request("CANCEL_UPLOAD", {"upload_id": stale})
+        return await client.request("UPLOAD_BEGIN", payload)
+
+
+async def upload_file(
+    client: Client,
+    game_id: str,
+    version: str,
+    archive: Path,
+    *,
+    progress: Progress | None = None,
+    window: int = WINDOW,
+) -> dict[str, Any]:
+    """Upload a package file as ``version`` of ``game_id``; returns the ``UPLOAD_END`` answer."""
+    size, checksum = await asyncio.to_thread(lambda: (archive.stat().st_size, sha256_file(archive)))
+    begin = await _begin(client, game_id, version, size, checksum)
+    upload_id = begin["upload_id"]
+    chunk_size = int(begin["chunk_size"])
+    seq, offset = int(begin.get("next_seq", 0)), int(begin.get("received_bytes", 0))
+    if progress:
+        progress(offset, size)
+    fh = await asyncio.to_thread(open, archive, "rb")
+    try:
+        resyncs = 0
+        acked = offset
+        while acked < size:
+            await asyncio.to_thread(fh.seek, offset)
+            pending: deque[tuple[asyncio.Future[dict[str, Any]], int]] = deque()
+            failure: PlayHubError | None = None
+            while (offset < size or pending) and failure is None:
+                while offset < size and len(pending) < window:
+                    data_b64, n = await asyncio.to_thread(_read_chunk, fh, chunk_size)
+                    fut = client.send_request(
+                        "UPLOAD_CHUNK", {"upload_id": upload_id, "seq": seq, "data_b64": data_b64}
+                    )
+                    pending.append((fut, n))
+                    seq += 1
+                    offset += n
+                await client.writer.drain()
+                fut, n = pending.popleft()
+                resp = await asyncio.wait_for(fut, CHUNK_TIMEOUT_S)
+                if resp.get("status") != "ok":
+                    failure = error_from_wire(
+                        int(resp.get("code", 199)), str(resp.get("message", "")), resp.get("payload")
+                    )
+                    break
+                acked += n
+                if progress:
+                    progress(acked, size)
+            # Whatever was still in flight after a failure is answered with errors too; collect and drop them.
+            for fut, _ in pending:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(fut, CHUNK_TIMEOUT_S)
+            if failure is None:
+                break
+            if not isinstance(failure, ChunkOutOfOrder) or resyncs >= _MAX_RESYNCS:
+                raise failure
+            # Out of step with the server (another connection sent chunks meanwhile): ask where it stands.
+            resyncs += 1
+            begin = await _begin(client, game_id, version, size, checksum)
+            seq, offset = int(begin["next_seq"]), int(begin["received_bytes"])
+            acked = offset
+    finally:
+        await asyncio.to_thread(fh.close)
+    try:
+        return await client.request("UPLOAD_END", {"upload_id": upload_id}, timeout=END_TIMEOUT_S)
+    except (ConnectionLost, ConnectionError):
+        landed = await _landed_after_drop(client, game_id, version)
+        if landed is not None:
+            return landed
+        raise
+
+
+async def _landed_after_drop(client: Client, game_id: str, version: str) -> dict[str, Any] | None:
+    """The connection dropped during UPLOAD_END: did the version land? Asks LIST_VERSIONS on a new connection."""
+    peer = client.writer.get_extra_info("peername")
+    if not peer or not client.token:
+        return None
+    host, port = peer[0], peer[1]
+    for attempt in range(5):
+        try:
+            async with await Client.connect(host, port, timeout=5.0) as probe:
+                probe.token = (
+                    client.token
+                )  # a dropped connection's session stays resumable for a grace period
+                versions = (await probe.request("LIST_VERSIONS", {"game_id": game_id}))["versions"]
+        except (OSError, ConnectionLost, TimeoutError):
+            await asyncio.sleep(0.5 * (attempt + 1))
+            continue
+        except PlayHubError:
+            return None  # the session is gone (server restarted): the caller has to log in and retry
+        for v in versions:
+            if v["version"] == version:
+                return {"version": version, "is_latest": bool(v["is_latest"]), "game_id": game_id}
+        return None
+    return None
+
+
+async def _sync_meta(client: Client, game: dict[str, Any], manifest: packages.Manifest) -> None:
+    """Keep the store's description in step with the manifest that was just published."""
+    wanted = {
+        "display_name": manifest.display_name,
+        "description": manifest.description,
+        "game_type": manifest.type,
+        "max_players": manifest.max_players,
+        "min_players": manifest.min_players,
+    }
+    changes = {k: v for k, v in wanted.items() if game.get(k) != v}
+    if changes:
+        with contextlib.suppress(PlayHubError, ConnectionError):
+            await client.request("UPDATE_GAME_META", {"game_id": game["game_id"], **changes})
+
+
+async def publish_folder(
+    client: Client,
+    folder: Path,
+    version: str | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Publish ``folder`` (manifest at its root) as a new game or a new version of this developer's game.
+
+    Returns ``{"game_id", "version", "is_latest", "created"}``. Local problems raise ``packages.PackageError`` before
+    any request is sent; server refusals raise the ``PlayHubError`` subclass of their code; a dropped connection
+    raises ``ConnectionLost`` (call again on a new connection: the upload resumes where it stopped).
+    """
+    folder = Path(folder)
+    manifest = await asyncio.to_thread(check_folder, folder, version)
+    game, created = await ensure_game(client, manifest)
+    game_id = game["game_id"]
+    if version is None:
+        version = (await client.request("VERSION_HINT", {"game_id": game_id}))["suggested_version"]
+    tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="playhub-publish-"))
+    try:
+        archive = tmp / f"{manifest.name}-{version}.zip"
+        await asyncio.to_thread(packages.zip_folder, folder, archive)
+        out = await upload_file(client, game_id, version, archive, progress=progress)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, tmp, True)
+    if not created:
+        await _sync_meta(client, game, manifest)
+    return {
+        "game_id": game_id,
+        "version": out["version"],
+        "is_latest": bool(out["is_latest"]),
+        "created": created,
+    }

@@ -1,0 +1,50 @@
+"""Payload schemas of the publishing area (developer port)."""
+
+from __future__ import annotations
+
+from playhub.protocol.schemas import Payload
+
+
+class CreateGame(Payload):
+    name: str
+    description: str
+    game_type: str
+    max_players: int
+    display_name: str | None = None  # (ext) defaults to ``name``
+    min_players: int | None = None  # (ext) defaults to ``max_players``
+
+
+class GameRef(Payload):
+    game_id: str
+
+
+class UpdateGameMeta(Payload):
+    game_id: str
+    description: str | None = None
+    max_players: int | None = None
+    game_type: str | None = None
+    display_name: str | None = None  # (ext)
+    min_players: int | None = None  # (ext)
+
+
+class SetGameStatus(Payload):
+    game_id: str
+    status: str
+
+
+class UploadBegin(Payload):
+    game_id: str
+    version: str
+    size_bytes: int
+    checksum: str | None = None
+    resume: bool = False  # (ext) continue an open upload of this version instead of answering 104
+
+
+class UploadChunk(Payload):
+    upload_id: str
+    seq: int
+    data_b64: str
+
+
+class UploadRef(Payload):
+    upload_id: str

@@ -1,0 +1,31 @@
+"""Payload schemas of the store commands (lobby port): listing, details, downloads, reviews."""
+
+from __future__ import annotations
+
+from playhub.protocol.schemas import Payload
+
+
+class GameRef(Payload):
+    game_id: str
+
+
+class ListReviews(Payload):
+    game_id: str
+    limit: int | None = None  # (ext) newest first; default and cap are settings.reviews_page_max
+    offset: int = 0  # (ext)
+
+
+class AddReview(Payload):
+    game_id: str
+    score: int
+    comment: str = ""
+
+
+class DownloadBegin(Payload):
+    game_id: str
+    version: str | None = None
+    start_seq: int = 0  # (ext) resume: the first chunk the client still needs
+
+
+class DownloadRef(Payload):
+    download_id: str

@@ -1,0 +1,503 @@
+"""Chunked uploads of game packages and their atomic publication (seed 000 upload flow, DESIGN.md sections 2-4).
+
+An upload is two things: a row in ``uploads`` (durable progress) and a part file in ``tmp/`` that chunks are appended
+to. Chunk data never accumulates in memory: each chunk is decoded, hashed and appended in a worker thread. Progress
+is written to the database at most every ``PERSIST_EVERY_S`` (and always when the last byte arrives); after a crash the
+part file is cut back to the recorded length, so the row never claims bytes the file does not hold.
+
+Publication at ``UPLOAD_END``: verify size and SHA-256, inspect the archive (paths, links, counts, sizes, manifest),
+extract into a staging folder in ``tmp/``, rename it to ``uploadedGame/<game_id>/<version>/``, move the archive next to
+it, then insert the ``versions`` row, point ``games.latest_version`` at it and drop the upload row in one transaction.
+Nothing is visible to players before that commit; ``recover()`` at startup removes what a crash left half-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from playhub import packages
+from playhub.protocol.errors import (
+    BadState,
+    ChecksumMismatch,
+    ChunkOutOfOrder,
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    PlayHubError,
+)
+from playhub.services.catalog import CatalogService
+from playhub.services.events import EventBus
+from playhub.settings import Settings
+from playhub.store import catalog as catalog_sql
+from playhub.store import uploads as sql
+from playhub.store.blobs import BlobStore
+from playhub.store.db import Database
+from playhub.store.uploads import UploadRow
+
+log = logging.getLogger("playhub.uploads")
+
+PERSIST_EVERY_S = (
+    0.5  # how stale the durable progress may get; a crash costs the client at most this much resending
+)
+_CHECKSUM_RE = re.compile(r"[0-9a-f]{64}")
+_STAGE_PREFIX = "stage-"
+
+
+def normalize_checksum(value: str | None) -> str | None:
+    """``sha256:<hex>`` or ``<hex>``, any case → lowercase hex; 100 when it is not a SHA-256 digest."""
+    if value is None:
+        return None
+    text = value.strip().lower().removeprefix("sha256:")
+    if not _CHECKSUM_RE.fullmatch(text):
+        raise InvalidRequest(
+            "checksum must be a SHA-256 digest: 64 hex digits, optionally prefixed by 'sha256:'"
+        )
+    return text
+
+
+@dataclass(eq=False)
+class _Live:
+    """An open upload as the running server sees it; the row is its durable shadow."""
+
+    row: UploadRow
+    next_seq: int
+    received: int
+    fh: BinaryIO
+    hasher: Any
+    last_activity: float
+    persisted_at: float
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    closed: bool = False
+
+
+class UploadService:
+    def __init__(
+        self, settings: Settings, db: Database, blobs: BlobStore, events: EventBus, catalog: CatalogService
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.blobs = blobs
+        self.events = events
+        self.catalog = catalog
+        self.limits = packages.ZipLimits(
+            max_unpacked_bytes=settings.max_unpacked_bytes, max_files=settings.max_package_files
+        )
+        self._live: dict[str, _Live] = {}
+        self._loading = asyncio.Lock()
+        self._publish_locks: dict[str, asyncio.Lock] = {}
+        self._expiry_task: asyncio.Task[None] | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.recover()
+        self._expiry_task = asyncio.create_task(self._expire_loop(), name="upload-expiry")
+
+    async def close(self) -> None:
+        if self._expiry_task is not None:
+            self._expiry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry_task
+        for live in list(self._live.values()):
+            async with live.lock:
+                if live.closed:
+                    continue
+                live.closed = True
+                await self.db.run(sql.save_progress, live.row.id, live.next_seq, live.received, time.time())
+                await asyncio.to_thread(live.fh.close)
+        self._live.clear()
+
+    async def recover(self) -> dict[str, int]:
+        """Undo whatever a crash left between staging and the database commit (run once, before serving)."""
+        rows = await self.db.run(sql.list_all)
+        versions = await self.db.run(catalog_sql.all_version_keys)
+        return await asyncio.to_thread(self._recover_files, rows, versions)
+
+    def _recover_files(self, rows: list[UploadRow], versions: set[tuple[str, str]]) -> dict[str, int]:
+        stats = {"staging": 0, "parts": 0, "versions": 0, "archives": 0, "restored": 0}
+        open_ids = {r.id for r in rows}
+        open_by_version = {(r.game_id, r.version): r for r in rows}
+        if self.blobs.tmp.is_dir():
+            for entry in self.blobs.tmp.iterdir():
+                if entry.name.startswith(_STAGE_PREFIX):
+                    packages.remove_tree(entry)
+                    stats["staging"] += 1
+                elif entry.name.startswith("upload-") and entry.name.endswith(".part"):
+                    if entry.name[len("upload-") : -len(".part")] not in open_ids:
+                        entry.unlink(missing_ok=True)
+                        stats["parts"] += 1
+        if self.blobs.root.is_dir():
+            for game_dir in self.blobs.root.iterdir():
+                if not game_dir.is_dir():
+                    continue
+                for entry in game_dir.iterdir():
+                    if entry.is_dir() and not entry.is_symlink():
+                        if (game_dir.name, entry.name) not in versions:
+                            packages.remove_tree(entry)  # renamed into place, but the commit never happened
+                            stats["versions"] += 1
+                    elif entry.name.endswith(".zip"):
+                        key = (game_dir.name, entry.name[: -len(".zip")])
+                        if key in versions:
+                            continue
+                        row = open_by_version.get(key)
+                        part = self.blobs.upload_part(row.id) if row else None
+                        if part is not None and not part.exists():
+                            # The crash came after the archive moved but before the commit: give the bytes back to
+                            # the open upload so the client's UPLOAD_END (after a resume) can finish the job.
+                            os.replace(entry, part)
+                            stats["restored"] += 1
+                        else:
+                            entry.unlink(missing_ok=True)
+                            stats["archives"] += 1
+        if any(stats.values()):
+            log.info("upload recovery: %s", stats)
+        return stats
+
+    async def _expire_loop(self) -> None:
+        expiry = self.settings.upload_expiry_s
+        interval = max(0.2, min(60.0, expiry / 4))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.expire_idle()
+            except Exception:
+                log.exception("upload expiry failed")
+
+    async def expire_idle(self) -> int:
+        """Drop uploads that received nothing for ``upload_expiry_s``; returns how many."""
+        now = time.time()
+        cutoff = now - self.settings.upload_expiry_s
+        dropped = 0
+        for live in list(self._live.values()):
+            if live.last_activity < cutoff and not live.lock.locked():
+                async with live.lock:
+                    if not live.closed:
+                        await self._discard(live)
+                        dropped += 1
+        for row in await self.db.run(sql.list_idle, cutoff):
+            if row.id in self._live:
+                continue
+            await self.db.run(sql.delete, row.id)
+            await asyncio.to_thread(self.blobs.upload_part(row.id).unlink, missing_ok=True)
+            dropped += 1
+        if dropped:
+            log.info("expired %d abandoned upload(s)", dropped)
+        return dropped
+
+    # --- live state --------------------------------------------------------------------------------------------
+    async def _get_live(self, upload_id: str, developer_id: int) -> _Live:
+        live = self._live.get(upload_id)
+        if live is None:
+            async with self._loading:
+                live = self._live.get(upload_id)
+                if live is None:
+                    row = await self.db.run(sql.get, upload_id)
+                    if row is None:
+                        raise BadState("no open upload with this upload_id: send UPLOAD_BEGIN first")
+                    live = await self._load(row)
+                    self._live[upload_id] = live
+        if live.row.developer_id != developer_id:
+            raise Forbidden("this upload belongs to another developer")
+        return live
+
+    async def _load(self, row: UploadRow) -> _Live:
+        """Reopen an upload from its row (after a restart): cut the part back to the durable length, rehash it."""
+        part = self.blobs.upload_part(row.id)
+
+        def open_part() -> tuple[BinaryIO, Any, int]:
+            fh: BinaryIO = open(part, "a+b")  # noqa: SIM115  # closed by _discard / end / close
+            size = fh.seek(0, os.SEEK_END)
+            keep = row.received_bytes if size >= row.received_bytes else 0
+            fh.truncate(keep)
+            hasher = hashlib.sha256()
+            fh.seek(0)
+            remaining = keep
+            while remaining:
+                block = fh.read(min(1 << 20, remaining))
+                if not block:
+                    break
+                hasher.update(block)
+                remaining -= len(block)
+            fh.seek(0, os.SEEK_END)
+            return fh, hasher, keep
+
+        fh, hasher, kept = await asyncio.to_thread(open_part)
+        next_seq = row.next_seq
+        if kept != row.received_bytes:  # the part lost bytes the row recorded: start this upload over
+            log.warning("upload %s: part file shorter than recorded progress, restarting it", row.id)
+            next_seq = 0
+            await self.db.run(sql.save_progress, row.id, 0, 0, time.time())
+        now = time.time()
+        return _Live(row, next_seq, kept, fh, hasher, last_activity=now, persisted_at=now)
+
+    async def _discard(self, live: _Live) -> None:
+        """Forget an upload for good (cancelled, expired, or refused at END). Caller holds ``live.lock``."""
+        live.closed = True
+        self._live.pop(live.row.id, None)
+        await asyncio.to_thread(live.fh.close)
+        await self.db.run(sql.delete, live.row.id)
+        await asyncio.to_thread(self.blobs.upload_part(live.row.id).unlink, missing_ok=True)
+
+    # --- commands ----------------------------------------------------------------------------------------------
+    async def begin(
+        self,
+        developer_id: int,
+        game_id: str,
+        version: str,
+        size_bytes: int,
+        checksum: str | None,
+        resume: bool,
+    ) -> dict[str, Any]:
+        try:
+            parts = packages.parse_version(version)
+        except packages.PackageError as exc:
+            raise InvalidRequest(str(exc)) from None
+        limit = self.settings.max_package_bytes
+        if size_bytes < 1:
+            raise InvalidRequest("size_bytes must be a positive number of bytes")
+        if size_bytes > limit:
+            raise InvalidRequest(f"the package is {size_bytes} bytes; the limit is {limit} bytes")
+        digest = normalize_checksum(checksum)
+        game = await self.catalog.owned_game(developer_id, game_id)
+        if game.latest_version is not None and parts <= packages.parse_version(game.latest_version):
+            raise Conflict(
+                f"version {version} is not newer than the latest version {game.latest_version}",
+                {
+                    "latest_version": game.latest_version,
+                    "suggested_version": packages.next_version(game.latest_version),
+                },
+            )
+        existing = await self.db.run(sql.get_for_version, game_id, version)
+        if existing is not None:
+            return await self._reopen(existing, developer_id, size_bytes, digest, resume)
+        if (
+            await self.db.run(sql.count_for_developer, developer_id)
+            >= self.settings.max_open_uploads_per_developer
+        ):
+            raise BadState(
+                f"you already have {self.settings.max_open_uploads_per_developer} unfinished uploads: finish or "
+                "cancel one first"
+            )
+        now = time.time()
+        row = UploadRow(
+            secrets.token_hex(16), game_id, version, developer_id, size_bytes, digest, 0, 0, now, now
+        )
+        part = self.blobs.upload_part(row.id)
+        await asyncio.to_thread(part.write_bytes, b"")
+        if not await self.db.run(sql.insert, row):
+            await asyncio.to_thread(part.unlink, missing_ok=True)
+            raise Conflict(f"an upload of version {version} is already open")
+        return {
+            "upload_id": row.id,
+            "chunk_size": self.settings.chunk_size,
+            "next_seq": 0,
+            "received_bytes": 0,
+        }
+
+    async def _reopen(
+        self, row: UploadRow, developer_id: int, size_bytes: int, digest: str | None, resume: bool
+    ) -> dict[str, Any]:
+        if not resume:
+            raise Conflict(
+                f'an upload of version {row.version} is already open: resume it with "resume": true or cancel it',
+                {"upload_id": row.id},
+            )
+        if row.size_bytes != size_bytes or row.checksum != digest:
+            raise Conflict(
+                f"the open upload of version {row.version} announced a different size or checksum: cancel it "
+                "(CANCEL_UPLOAD) and begin again",
+                {"upload_id": row.id},
+            )
+        live = await self._get_live(row.id, developer_id)
+        async with live.lock:
+            if live.closed:
+                raise BadState("the upload finished or was cancelled meanwhile")
+            live.last_activity = time.time()
+            return {
+                "upload_id": row.id,
+                "chunk_size": self.settings.chunk_size,
+                "next_seq": live.next_seq,
+                "received_bytes": live.received,
+                "resumed": True,
+            }
+
+    async def chunk(self, developer_id: int, upload_id: str, seq: int, data_b64: str) -> dict[str, Any]:
+        live = await self._get_live(upload_id, developer_id)
+        chunk_size = self.settings.chunk_size
+        # Refuse an oversized chunk from its encoded length before decoding anything.
+        if len(data_b64) > 4 * ((chunk_size + 2) // 3) + 4:
+            raise InvalidRequest(f"chunk larger than chunk_size ({chunk_size} bytes)")
+        async with live.lock:
+            if live.closed:
+                raise BadState("this upload is finished or cancelled")
+            if seq != live.next_seq:
+                raise ChunkOutOfOrder(
+                    f"expected chunk seq {live.next_seq}, got {seq}", {"expected_seq": live.next_seq}
+                )
+            room = live.row.size_bytes - live.received
+
+            def write() -> int:
+                try:
+                    data = binascii.a2b_base64(data_b64, strict_mode=True)
+                except (binascii.Error, ValueError) as exc:
+                    raise InvalidRequest(f"data_b64 is not valid base64: {exc}") from None
+                if not data:
+                    raise InvalidRequest("data_b64 is empty")
+                if len(data) > chunk_size:
+                    raise InvalidRequest(
+                        f"chunk of {len(data)} bytes is larger than chunk_size ({chunk_size})"
+                    )
+                if len(data) > room:
+                    raise ChecksumMismatch(
+                        f"this chunk brings the upload past the announced size_bytes ({live.row.size_bytes})"
+                    )
+                live.fh.write(data)
+                live.hasher.update(data)
+                return len(data)
+
+            written = await asyncio.to_thread(write)
+            live.next_seq += 1
+            live.received += written
+            now = time.time()
+            live.last_activity = now
+            if now - live.persisted_at >= PERSIST_EVERY_S or live.received == live.row.size_bytes:
+                # Bytes reach the OS before the row claims them, so a crash can only lose progress, never invent it.
+                await asyncio.to_thread(live.fh.flush)
+                await self.db.run(sql.save_progress, upload_id, live.next_seq, live.received, now)
+                live.persisted_at = now
+            return {"next_seq": live.next_seq, "received_bytes": live.received}
+
+    async def cancel(self, developer_id: int, upload_id: str) -> dict[str, Any]:
+        live = await self._get_live(upload_id, developer_id)
+        async with live.lock:
+            if live.closed:
+                raise BadState("this upload is already finished or cancelled")
+            await self._discard(live)
+        return {"upload_id": upload_id, "cancelled": True}
+
+    async def end(self, developer_id: int, upload_id: str) -> dict[str, Any]:
+        live = await self._get_live(upload_id, developer_id)
+        async with live.lock:
+            if live.closed:
+                raise BadState("this upload is already finished or cancelled")
+            row = live.row
+            if live.received != row.size_bytes:
+                # Not fatal: the client may still send the missing chunks and end again.
+                raise ChecksumMismatch(
+                    f"received {live.received} of the {row.size_bytes} bytes announced",
+                    {"received_bytes": live.received, "next_seq": live.next_seq},
+                )
+            digest = live.hasher.hexdigest()
+            if row.checksum is not None and digest != row.checksum:
+                await self._discard(live)
+                raise ChecksumMismatch(
+                    f"the package's SHA-256 is {digest}, not the announced {row.checksum}; the upload is discarded"
+                )
+            await asyncio.to_thread(live.fh.close)
+            lock = self._publish_locks.setdefault(row.game_id, asyncio.Lock())
+            try:
+                async with lock:
+                    await self._publish(row, digest)
+            except PlayHubError:
+                # The archive was refused, or a newer version landed first: these bytes can never become a version.
+                await self._discard(live)
+                raise
+            except BaseException:
+                # An unexpected failure (disk full, cancellation): the files went back to the part and the row is
+                # intact, so forget the in-memory state and let the next request reload the upload from disk.
+                live.closed = True
+                self._live.pop(upload_id, None)
+                raise
+            live.closed = True
+            self._live.pop(upload_id, None)
+        self.events.emit("catalog_changed", row.game_id)
+        log.info("published %s version %s (%d bytes)", row.game_id, row.version, row.size_bytes)
+        return {
+            "version": row.version,
+            "is_latest": True,
+            "game_id": row.game_id,
+            "size_bytes": row.size_bytes,
+            "checksum": digest,
+        }
+
+    async def _publish(self, row: UploadRow, digest: str) -> None:
+        game = await self.db.run(catalog_sql.get_game, row.game_id)
+        assert game is not None
+        parts = packages.parse_version(row.version)
+        if game.latest_version is not None and parts <= packages.parse_version(game.latest_version):
+            raise Conflict(
+                f"version {row.version} is no longer newer than the latest version {game.latest_version}"
+            )
+        part = self.blobs.upload_part(row.id)
+        stage = self.blobs.tmp / f"{_STAGE_PREFIX}{row.id}"
+        target = self.blobs.version_dir(row.game_id, row.version)
+        archive = self.blobs.archive(row.game_id, row.version)
+        max_players = self.settings.max_players_limit
+
+        def unpack() -> packages.Manifest:
+            manifest = packages.inspect_zip(part, self.limits, max_players)
+            if manifest.name != game.name:
+                raise packages.PackageError(
+                    f"the manifest names the game '{manifest.name}', but this upload is for '{game.name}'"
+                )
+            packages.remove_tree(stage)
+            try:
+                packages.safe_extract(part, stage, self.limits)
+                for key, entry in (
+                    ("entry_server", manifest.entry_server),
+                    ("entry_client", manifest.entry_client),
+                ):
+                    if not (stage / entry).is_file():
+                        raise packages.PackageError(f"manifest {key} '{entry}' is not a file in the package")
+            except BaseException:
+                packages.remove_tree(stage)
+                raise
+            return manifest
+
+        try:
+            manifest = await asyncio.to_thread(unpack)
+        except packages.PackageError as exc:
+            raise InvalidRequest(str(exc)) from None
+
+        def move_into_place() -> None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():  # left by a crash that recovery has not seen (it runs at startup only)
+                packages.remove_tree(target)
+            os.rename(stage, target)
+            os.replace(part, archive)
+
+        def undo() -> None:
+            packages.remove_tree(stage)
+            packages.remove_tree(target)
+            if archive.exists():
+                os.replace(archive, part)
+
+        await asyncio.to_thread(move_into_place)
+        manifest_json = json.dumps(manifest.raw, ensure_ascii=False)
+
+        def commit(conn: Any) -> bool:
+            if not catalog_sql.insert_version(
+                conn, row.game_id, row.version, parts, row.size_bytes, digest, manifest_json, time.time()
+            ):
+                return False
+            sql.delete(conn, row.id)
+            return True
+
+        try:
+            published = await self.db.run(commit)
+        except BaseException:
+            await asyncio.to_thread(undo)
+            raise
+        if not published:
+            await asyncio.to_thread(undo)
+            raise Conflict(f"version {row.version} is no longer newer than the game's latest version")
