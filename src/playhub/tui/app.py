@@ -52,8 +52,10 @@ class PlayerApp(App[None]):
         password: str | None = None,
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 10.0,
+        lobby_poll_s: float = 3.0,
     ) -> None:
         super().__init__()
+        self.lobby_poll_s = lobby_poll_s
         self.address = address
         self._downloads_root = downloads_root
         self.initial_credentials = (username, password)
@@ -161,14 +163,24 @@ class PlayerApp(App[None]):
         return await download_game(client, self.library, game_id, version, progress=progress)
 
     def installed_version(self, name: str) -> str | None:
-        return self.library.installed_version(name) if self.library is not None else None
+        if self.library is None:
+            return None
+        try:
+            return self.library.installed_version(name)
+        except ValueError:  # a name that cannot be a folder name is never installed
+            return None
 
     async def remove_local(self, name: str, version: str | None = None) -> None:
         """Delete a local copy (files go in a thread: a large game must not freeze the screen)."""
         await asyncio.to_thread(self.library.remove, name, version)
 
     def has_version(self, name: str, version: str) -> bool:
-        return self.library is not None and version in self.library.versions(name)
+        if self.library is None:
+            return False
+        try:
+            return version in self.library.versions(name)
+        except ValueError:
+            return False
 
     # --- flows shared by the store and the lobby ----------------------------------------------------------------
     async def ensure_version(self, game: dict[str, Any], version: str, why: str) -> bool:
@@ -258,7 +270,10 @@ class PlayerApp(App[None]):
         try:
             if self.library is None or self.session.username is None:
                 raise LaunchError("you are not logged in")
-            folder = Path(self.library.version_dir(start.game_name, start.version))
+            try:
+                folder = Path(self.library.version_dir(start.game_name, start.version))
+            except ValueError as exc:
+                raise LaunchError(f"the server sent an unusable game name or version ({exc})") from exc
             plan = plan_launch(folder, start, self.session.username)
             self.notify(f"Starting {name} {start.version}…", title="Game")
             outcome = await self._run_plan(plan)

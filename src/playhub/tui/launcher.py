@@ -155,7 +155,19 @@ async def run_game_client(plan: LaunchPlan, *, inherit_terminal: bool) -> GameOu
     finally:
         await asyncio.to_thread(log_file.close)
     tail = "" if code == 0 else await asyncio.to_thread(_tail, plan.log_path)
+    if code != 0 and inherit_terminal:
+        # The client's last words are on the terminal: let the player read them before the app takes it back.
+        await asyncio.to_thread(
+            _pause, f"\nThe game client stopped with exit code {code}. Press Enter to return."
+        )
     return GameOutcome(code, tail)
+
+
+def _pause(prompt: str) -> None:
+    try:
+        input(prompt)
+    except (EOFError, OSError):
+        pass
 
 
 def _tail(path: Path, lines: int = 3) -> str:

@@ -44,11 +44,11 @@ class LibraryScreen(PlayerScreen):
         yield NumberedTable(id="rows")
 
     def reload(self) -> None:
-        self._render()
+        self._redraw()
         self.load_listing()
 
     def on_screen_resume(self) -> None:
-        self._render()
+        self._redraw()
 
     def action_refresh(self) -> None:
         self.reload()
@@ -61,13 +61,13 @@ class LibraryScreen(PlayerScreen):
             self.notify(f"Store unavailable: {self.player_app.describe_error(exc)}", severity="warning")
             return
         self.listing = {str(g.get("name")): g for g in out.get("games", [])}
-        self._render()
+        self._redraw()
 
-    def _render(self) -> None:
+    def _redraw(self) -> None:
         library = self.player_app.library
         rows = []
         self.rows = {}
-        for name in sorted({g.name for g in library.installed()}):
+        for name in sorted(library.installed()):
             current = library.installed_version(name)
             latest = self.listing.get(name, {}).get("latest_version")
             for version in library.versions(name):
@@ -128,7 +128,7 @@ class LibraryScreen(PlayerScreen):
         await self.app.push_screen_wait(
             DownloadModal(str(game["game_id"]), str(game.get("display_name") or name))
         )
-        self._render()
+        self._redraw()
 
     def action_remove(self) -> None:
         chosen = self._selected()
@@ -147,4 +147,4 @@ class LibraryScreen(PlayerScreen):
             await self.player_app.remove_local(name, version)
         except OSError as exc:
             self.notify(f"Could not remove it: {exc}", severity="error")
-        self._render()
+        self._redraw()

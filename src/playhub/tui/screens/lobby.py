@@ -59,6 +59,15 @@ class LobbyScreen(PlayerScreen):
                 yield NumberedTable(id="rooms")
         yield Label("Loading…", id="status")
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        # Room changes are pushed to members only; new and changed rooms of others come from a light poll.
+        self.set_interval(self.player_app.lobby_poll_s, self._poll)
+
+    def _poll(self) -> None:
+        if self.player_app.session.online and self.is_current:
+            self.load()
+
     def reload(self) -> None:
         self.load()
 

@@ -74,7 +74,7 @@ class RoomScreen(PlayerScreen):
                 yield NumberedMenu(id="actions")
 
     def on_mount(self) -> None:
-        self._render()
+        self._redraw()
         self.query_one("#actions", NumberedMenu).focus()
         self.reload()
 
@@ -100,7 +100,7 @@ class RoomScreen(PlayerScreen):
             rooms = (await self.player_app.session.request("LIST_ROOMS")).get("rooms", [])
         except (PlayHubError, ConnectionError, TimeoutError) as exc:
             self.activity = f"Could not refresh the room: {self.player_app.describe_error(exc)}"
-            self._render()
+            self._redraw()
             return
         room = next((r for r in rooms if str(r.get("room_id")) == self.room_id), None)
         if room is None:
@@ -116,13 +116,13 @@ class RoomScreen(PlayerScreen):
         elif self.me not in (room.get("players") or []):
             self._lost("You are no longer a member of this room.")
         else:
-            self._render()
+            self._redraw()
 
     def _lost(self, why: str) -> None:
         self.gone = why
         if self.player_app.current_room_id == self.room_id:
             self.player_app.current_room_id = None
-        self._render()
+        self._redraw()
 
     def on_server_push(self, message: ServerPush) -> None:
         p = message.payload
@@ -145,15 +145,15 @@ class RoomScreen(PlayerScreen):
             detail = results_text(p.get("results"))
             reason = p.get("reason") or "finished"
             self.match_result = f"Match over ({reason})" + (f": {detail}" if detail else ".")
-        self._render()
+        self._redraw()
 
     def on_game_finished(self, message: GameFinished) -> None:
         if message.room_id == self.room_id:
             self.client_result, self.client_ok = message.summary, message.ok
-            self._render()
+            self._redraw()
 
     # --- display -----------------------------------------------------------------------------------------------
-    def _render(self) -> None:
+    def _redraw(self) -> None:
         r = self.room
         game = r.get("display_name") or r.get("game_name") or r.get("name") or r.get("game_id") or "?"
         self.title = f"Room {self.room_id}"
@@ -236,16 +236,16 @@ class RoomScreen(PlayerScreen):
     async def start(self) -> None:
         app = self.player_app
         self.activity = "Asking everyone to accept the start…"
-        self._render()
+        self._redraw()
         try:
             # The server holds the answer until every member voted (or the vote timed out).
             out = await app.session.request("START_ROOM", {"room_id": self.room_id}, timeout=None)
         except (PlayHubError, ConnectionError, TimeoutError) as exc:
             self.activity = f"The game did not start: {app.describe_error(exc)}"
-            self._render()
+            self._redraw()
             return
         self.activity = f"The game started on {out.get('game_host')}:{out.get('game_port')}."
-        self._render()
+        self._redraw()
         app.start_game(GameStart.from_payload(out, self.room))
 
     def action_leave(self) -> None:

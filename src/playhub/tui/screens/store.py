@@ -137,7 +137,7 @@ class GameScreen(PlayerScreen):
         self.load_detail()
 
     def on_screen_resume(self) -> None:
-        self._render()
+        self._redraw()
 
     @work(exclusive=True, group="load")
     async def load_detail(self) -> None:
@@ -154,9 +154,9 @@ class GameScreen(PlayerScreen):
             )
         except (PlayHubError, ConnectionError, TimeoutError):
             self.reviews = list(self.detail.get("reviews_sample") or [])
-        self._render()
+        self._redraw()
 
-    def _render(self) -> None:
+    def _redraw(self) -> None:
         g = self.game
         name = str(g.get("display_name") or g.get("name"))
         self.title = name
@@ -229,4 +229,4 @@ class GameScreen(PlayerScreen):
             self.notify(
                 f"{g.get('display_name') or g.get('name')} {getattr(installed, 'version', '')} installed."
             )
-        self._render()
+        self._redraw()
