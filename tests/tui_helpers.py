@@ -96,16 +96,19 @@ async def wait_for(
     pilot: Pilot[Any], condition: Callable[[], Any], timeout: float = 15.0, what: str = ""
 ) -> Any:
     """Let the app run until ``condition()`` is truthy (pilot.pause() lets messages and workers progress)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            try:
-                value = condition()
-            except Exception:  # a widget not mounted yet
-                value = None
-            if value:
-                return value
-            await pilot.pause(0.02)
-    raise AssertionError(what)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    value = condition()
+                except Exception:  # a widget not mounted yet
+                    value = None
+                if value:
+                    return value
+                await pilot.pause(0.02)
+    except TimeoutError:
+        screen = type(pilot.app.screen).__name__
+        raise AssertionError(f"timed out waiting for {what or 'a condition'} (on {screen})") from None
 
 
 def screen_name(app: PlayerApp) -> str:

@@ -1,0 +1,111 @@
+"""Login errors, menus driven by digits and arrows, help, the library (updates, removal), and the review form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input, Static
+
+from playhub.client.library import download_game
+from playhub.client.publishing import publish_folder
+from playhub.tui.screens.library import LibraryScreen
+from playhub.tui.screens.mygames import ReviewScreen
+from playhub.tui.widgets import NumberedMenu, NumberedTable
+from tests.helpers import Harness
+from tests.tui_helpers import login, make_app, make_duel, publish_duel, screen_name, wait_for
+
+
+async def test_login_errors_are_inline_and_the_password_is_hidden(hub: Harness, tmp_path: Path) -> None:
+    await hub.player("erin")
+    app = make_app(hub, tmp_path / "downloads")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: screen_name(app) == "LoginScreen")
+        password = app.screen.query_one("#password", Input)
+        assert password.password  # rendered as dots, never echoed
+        await pilot.click("#username")
+        await pilot.press(*"erin", "enter", *"wrong-pw", "enter")
+        error = app.screen.query_one("#error", Static)
+        await wait_for(pilot, lambda: "Login failed" in str(error.render()), what="inline error")
+        assert "wrong-pw" not in str(error.render())
+        assert screen_name(app) == "LoginScreen"
+        # Registering a name that exists says so, on the same form.
+        await pilot.click("#register")
+        await wait_for(pilot, lambda: "Registration failed" in str(error.render()))
+        # Short passwords are refused with the rule.
+        password.value = "123"
+        app.screen.query_one("#username", Input).value = "newbie"
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: "Not accepted" in str(error.render()), what="the password rule")
+        assert "password" in str(error.render())
+
+
+async def test_menus_work_with_digits_and_arrows_and_help_explains(hub: Harness, tmp_path: Path) -> None:
+    app = make_app(hub, tmp_path / "downloads")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await login(pilot, "fran", register=True)
+        menu = app.screen.query_one(NumberedMenu)
+        assert menu.option_count == 5
+        await pilot.press("down", "enter")  # arrows: the second entry is the library
+        await wait_for(pilot, lambda: screen_name(app) == "LibraryScreen")
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: screen_name(app) == "HelpModal")
+        text = "\n".join(str(w.render()) for w in app.screen.query(Static))
+        assert "Remove" in text and "Update" in text and "Esc" in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(app) == "LibraryScreen")
+        await pilot.press("escape")  # back
+        await wait_for(pilot, lambda: screen_name(app) == "HomeScreen")
+        await pilot.press("3")  # digits: the lobby
+        await wait_for(pilot, lambda: screen_name(app) == "LobbyScreen")
+        await pilot.press("escape", "5")  # log out
+        await wait_for(pilot, lambda: screen_name(app) == "LoginScreen", what="logged out")
+        assert app.library is None
+
+
+async def test_library_shows_updates_updates_and_removes(hub: Harness, tmp_path: Path) -> None:
+    dev = await hub.developer("devA")
+    folder = make_duel(tmp_path / "src")
+    game_id = (await publish_folder(dev, folder, "1.0.0"))["game_id"]
+    app = make_app(hub, tmp_path / "downloads")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await login(pilot, "gina", register=True)
+        await download_game(app.session.client, app.library, game_id)
+        await publish_folder(dev, folder, "1.1.0")
+        await pilot.press("2")
+        library = await wait_for(pilot, lambda: isinstance(app.screen, LibraryScreen) and app.screen)
+        table = library.query_one(NumberedTable)
+        await wait_for(
+            pilot, lambda: table.row_count == 1 and "update available (1.1.0)" in table.get_row_at(0)
+        )
+        await pilot.press("u")
+        await wait_for(pilot, lambda: app.library.versions("duel") == ["1.0.0", "1.1.0"], what="updated")
+        await wait_for(pilot, lambda: table.row_count == 2)
+        assert [table.get_row_at(i)[4] for i in range(2)] == ["older version", "up to date"]
+        # Remove the old copy (after confirming).
+        table.move_cursor(row=0)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: screen_name(app) == "ConfirmModal")
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.library.versions("duel") == ["1.1.0"], what="removed")
+        await wait_for(pilot, lambda: table.row_count == 1)
+
+
+async def test_failed_review_keeps_what_was_typed(hub: Harness, tmp_path: Path) -> None:
+    game_id = await publish_duel(hub, tmp_path)
+    app = make_app(hub, tmp_path / "downloads")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await login(pilot, "hana", register=True)
+        # Reviews are only for players who played: the server refuses (102) and the form keeps its content.
+        await app.push_screen(ReviewScreen({"game_id": game_id, "name": "duel", "display_name": "Duel"}))
+        await wait_for(pilot, lambda: screen_name(app) == "ReviewScreen")
+        await pilot.press("ctrl+s")
+        error = app.screen.query_one("#error", Static)
+        await wait_for(pilot, lambda: "Pick a score" in str(error.render()))
+        await pilot.press("4")
+        await pilot.click("#comment")
+        await pilot.press(*"nice game")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "not saved" in str(error.render()), what="refusal shown")
+        assert app.screen.query_one("#comment", Input).value == "nice game"
+        assert app.screen.score == 4
+        assert screen_name(app) == "ReviewScreen"
