@@ -33,7 +33,7 @@ async def _collect(client, download_id: str) -> tuple[list[dict], dict]:
 
 
 async def test_download_streams_the_archive(make_hub) -> None:
-    hub = await make_hub(chunk_size=16 * 1024)
+    hub = await make_hub(download_chunk_size=16 * 1024)
     game = await publish(hub.app, "rps", "1.0.0", payload_bytes=100_000)
     archive = hub.app.blobs.archive(game, "1.0.0").read_bytes()
     alice = await hub.player("alice")
@@ -69,7 +69,7 @@ async def test_download_streams_the_archive(make_hub) -> None:
 
 
 async def test_download_resumes_from_start_seq(make_hub) -> None:
-    hub = await make_hub(chunk_size=8 * 1024)
+    hub = await make_hub(download_chunk_size=8 * 1024)
     game = await publish(hub.app, "rps", "1.0.0", payload_bytes=40_000)
     archive = hub.app.blobs.archive(game, "1.0.0").read_bytes()
     alice = await hub.player("alice")
@@ -111,7 +111,7 @@ async def test_download_errors(hub) -> None:
 
 
 async def test_damaged_store_file_ends_in_download_error(make_hub) -> None:
-    hub = await make_hub(chunk_size=4096)
+    hub = await make_hub(download_chunk_size=4096)
     game = await publish(hub.app, "rps", "1.0.0", payload_bytes=20_000)
     path = hub.app.blobs.archive(game, "1.0.0")
     os.truncate(path, 10_000)
@@ -134,7 +134,7 @@ async def _wait_idle(app, timeout: float = 10.0) -> None:
 
 
 async def test_disconnect_mid_stream_frees_the_download(make_hub) -> None:
-    hub = await make_hub(chunk_size=64 * 1024)
+    hub = await make_hub(download_chunk_size=64 * 1024)
     game = await publish(hub.app, "big", "1.0.0", payload_bytes=8 << 20)
     alice = await hub.player("alice")
     # A raw client that asks, reads a little, and hangs up: the server is blocked on flow control by then.
@@ -156,7 +156,7 @@ async def test_disconnect_mid_stream_frees_the_download(make_hub) -> None:
 
 
 async def test_cancel_download_stops_the_stream(make_hub) -> None:
-    hub = await make_hub(chunk_size=16 * 1024)
+    hub = await make_hub(download_chunk_size=16 * 1024)
     game = await publish(hub.app, "big", "1.0.0", payload_bytes=4 << 20)
     alice = await hub.player("alice")
     queue = alice.subscribe("DOWNLOAD_CHUNK")
@@ -174,7 +174,7 @@ async def test_cancel_download_stops_the_stream(make_hub) -> None:
 
 
 async def test_download_limits(make_hub) -> None:
-    hub = await make_hub(chunk_size=4096, max_concurrent_downloads=2, max_downloads_per_connection=1)
+    hub = await make_hub(download_chunk_size=4096, max_concurrent_downloads=2, max_downloads_per_connection=1)
     game = await publish(hub.app, "big", "1.0.0", payload_bytes=2 << 20)
     alice = await hub.player("alice")
     bob = await hub.player("bob")
@@ -194,7 +194,7 @@ async def test_download_limits(make_hub) -> None:
 
 
 async def test_many_downloads_at_once(make_hub) -> None:
-    hub = await make_hub(chunk_size=32 * 1024)
+    hub = await make_hub(download_chunk_size=32 * 1024)
     game = await publish(hub.app, "rps", "1.0.0", payload_bytes=300_000)
     digest = hashlib.sha256(hub.app.blobs.archive(game, "1.0.0").read_bytes()).hexdigest()
     players = [await hub.player(f"player{i}") for i in range(8)]

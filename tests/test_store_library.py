@@ -101,7 +101,7 @@ async def test_unusable_archive_is_not_installed(hub, tmp_path: Path) -> None:
 
 
 async def test_interrupted_download_resumes(make_hub, tmp_path: Path) -> None:
-    hub = await make_hub(chunk_size=16 * 1024)
+    hub = await make_hub(download_chunk_size=16 * 1024)
     app = hub.app
     game = await publish(app, "big", "1.0.0")
     first = await hub.player("alice")

@@ -54,6 +54,9 @@ class Settings:
     # --- downloads ---
     max_concurrent_downloads: int = 256
     max_downloads_per_connection: int = 4  # streams one connection may run at once
+    # Decoded bytes per DOWNLOAD_CHUNK. base64 work holds the GIL, so smaller chunks keep the loop's pauses short and a
+    # stream's memory small (about 5 chunk-sized buffers in flight); 64 KiB costs little throughput.
+    download_chunk_size: int = 64 * 1024
     store_detail_cache_max: int = 4_096  # cached GET_GAME_DETAIL answers (dropped oldest first)
 
     # --- reviews ---

@@ -80,7 +80,7 @@ class DownloadService:
             if version is None:
                 raise NotFound("this game has no published version yet")
             raise NotFound(f"this game has no version {version}")
-        chunk_size = self.settings.chunk_size
+        chunk_size = self.settings.download_chunk_size
         chunks = -(-row.size_bytes // chunk_size)
         if start_seq > chunks:
             raise InvalidRequest(f"'start_seq' {start_seq} is past the last chunk ({chunks} chunks)")
