@@ -52,6 +52,7 @@ async def handle(reader, writer):
                 "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
                 "as": resource.getrlimit(resource.RLIMIT_AS)[0],
                 "cpu": resource.getrlimit(resource.RLIMIT_CPU)[0],
+                "fsize": resource.getrlimit(resource.RLIMIT_FSIZE)[0],
             })
         elif cmd == "hello":
             user, _, ticket = arg.partition(" ")
@@ -106,6 +107,19 @@ s.bind((os.environ["GAME_HOST"], int(os.environ["GAME_PORT"])))
 s.listen()
 time.sleep(float(os.environ.get("EXIT_AFTER", "0.8")))
 sys.exit(int(open("exit_code.txt").read()) if os.path.exists("exit_code.txt") else 0)
+"""
+
+# Listens, then writes far more output than any log should hold.
+FLOOD_SERVER = r"""
+import os, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((os.environ["GAME_HOST"], int(os.environ["GAME_PORT"])))
+s.listen()
+s.accept()[0].close()  # the readiness probe
+line = "x" * 1023 + "\n"
+for _ in range(100_000):
+    sys.stdout.write(line)
 """
 
 # Minimal seed-003 game: listens, sends the legacy line by itself after a moment, and exits.

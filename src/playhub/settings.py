@@ -76,6 +76,7 @@ class Settings:
     game_server_stop_grace_s: float = 2.0  # between SIGTERM and SIGKILL of a game server's process group
     game_server_log_tail_bytes: int = 2_000  # how much of a failed game server's log an error message quotes
     game_server_finish_grace_s: float = 1.0  # after GAME_FINISHED, time the server gets to exit before it is stopped
+    game_server_file_bytes: int = 64 << 20  # largest file a game server may write (its log included)
 
     @property
     def advertised_host(self) -> str:

@@ -157,7 +157,7 @@ class Router:
     async def _maybe_legacy(self, conn: Connection, frame: bytes) -> bool:
         try:
             obj = envelope.decode_json(frame)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):  # not JSON at all: the envelope error stands
             return False
         if not isinstance(obj, dict) or "type" in obj:
             return False

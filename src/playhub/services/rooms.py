@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import re
 import secrets
+import signal
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any
 
 from playhub.protocol.errors import BadState, Forbidden, NotFound
 from playhub.sdk.tickets import player_ticket
+from playhub.services.events import EventBus
 from playhub.services.room_states import RoomAction, RoomEvent, RoomState, require, transition
 from playhub.services.sessions import Peer, Principal, Role, SessionRegistry
 from playhub.services.votes import Vote, VoteService
@@ -29,6 +32,8 @@ from playhub.store.db import Database
 from playhub.supervisor import GameServer, SpawnFailed, Supervisor
 
 log = logging.getLogger("playhub.rooms")
+
+_UNSAFE = re.compile(r"[^a-z0-9_-]+")
 
 DeliverNames = Callable[[Iterable[str], str, dict[str, Any]], None]
 DeliverPeers = Callable[[Iterable[Peer], str, dict[str, Any]], None]
@@ -102,6 +107,7 @@ class RoomService:
         deliver_peers: DeliverPeers,
         spawn: Spawn,
         lobby_port: Callable[[], int],
+        events: EventBus | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -113,6 +119,7 @@ class RoomService:
         self.deliver_peers = deliver_peers
         self.spawn = spawn
         self.lobby_port = lobby_port
+        self.events = events
         self.rooms: dict[str, Room] = {}
         self._member_of: dict[int, Room] = {}  # account id -> room: a player is in at most one room
         self._grace: dict[int, asyncio.TimerHandle] = {}
@@ -169,9 +176,11 @@ class RoomService:
         self._require_free(user)
         if len(self.rooms) >= self.settings.max_rooms:
             raise BadState(f"the server has reached its limit of {self.settings.max_rooms} rooms")
-        room_id = f"{game.name}-{secrets.token_hex(4)}"
+        # Room ids name log files and folders: keep them to safe characters whatever the game's name.
+        prefix = _UNSAFE.sub("-", game.name.lower())[:64] or "room"
+        room_id = f"{prefix}-{secrets.token_hex(4)}"
         while room_id in self.rooms:
-            room_id = f"{game.name}-{secrets.token_hex(4)}"
+            room_id = f"{prefix}-{secrets.token_hex(4)}"
         room = Room(
             room_id=room_id,
             game_id=game.id,
@@ -400,6 +409,9 @@ class RoomService:
             )
         except Exception:  # the match runs even if the record fails; the operator sees the log
             log.exception("could not record the players of room %s", room.room_id)
+        else:
+            if self.events is not None:
+                self.events.emit("game_played", room.game_id, [m.account_id for m in room.match])
         log.info("room %s playing on port %d with %s", room.room_id, server.port, ", ".join(room.names()))
         return {
             "room_id": room.room_id,
@@ -419,12 +431,7 @@ class RoomService:
         if room.server is not server:
             return  # already ended by GAME_FINISHED or by closing the room
         room.server = None
-        if info.stopped:
-            reason = "stopped"
-        elif info.exit_code == 0:
-            reason = "exited"
-        else:
-            reason = "crashed"
+        reason = _exit_reason(info.exit_code, info.stopped)
         log.info("game server of room %s ended (%s, exit %s)", room.room_id, reason, info.exit_code)
         await self._end_match(room, reason, None, info.exit_code, kick_all=False)
 
@@ -548,9 +555,25 @@ class RoomService:
         for handle in self._grace.values():
             handle.cancel()
         self._grace.clear()
+        unfinished = []
         for room in list(self.rooms.values()):
             room.server = None
+            if room.match:
+                unfinished.append((room, room.match))
+                room.match = []
         await self.supervisor.stop_all()
+        for room, match in unfinished:
+            await self._record_result(room, match, "stopped", None)
+
+
+# Signals that mean someone stopped the server on purpose (Ctrl+C, kill), as opposed to a crash.
+_STOP_SIGNALS = frozenset({-signal.SIGINT, -signal.SIGTERM, -signal.SIGHUP})
+
+
+def _exit_reason(exit_code: int, stopped_by_us: bool) -> str:
+    if stopped_by_us or exit_code in _STOP_SIGNALS:
+        return "stopped"
+    return "exited" if exit_code == 0 else "crashed"
 
 
 def _int(value: Any, default: int) -> int:

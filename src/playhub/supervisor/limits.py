@@ -1,15 +1,20 @@
 """Resource limits applied in the child between fork and exec (``preexec_fn``).
 
 The function runs in the forked child, so it only calls ``setrlimit`` (async-signal-safe enough for CPython's use).
-A limit of 0 means "leave as inherited". RLIMIT_NPROC counts every process of the user on Linux, so on a shared
-account it is a ceiling for the whole user, not only for the game server; it does not bind root.
+A limit of 0 means "leave as inherited".
+
+RLIMIT_NPROC is special on Linux: it caps the number of tasks (processes and threads) of the whole *user*, not of the
+child. A fixed cap would make a game server unable to start a thread as soon as the account runs that many tasks
+elsewhere, so the cap is what the user runs now plus ``processes``: the game server may add that many. It does not
+bind root.
 """
 
 from __future__ import annotations
 
+import os
 import resource
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +23,34 @@ class Limits:
     cpu_seconds: int = 0  # RLIMIT_CPU: SIGXCPU then SIGKILL
     open_files: int = 0  # RLIMIT_NOFILE
     processes: int = 0  # RLIMIT_NPROC
+    file_bytes: int = 0  # RLIMIT_FSIZE: largest file it may write (SIGXFSZ past it)
+
+
+def tasks_of_user(uid: int | None = None) -> int:
+    """Processes and threads the user runs now, from /proc (blocking: a few ms; call from a thread)."""
+    uid = os.getuid() if uid is None else uid
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != uid:
+                continue
+            with open(f"/proc/{entry.name}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Threads:"):
+                        total += int(line.split()[1])
+                        break
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def for_spawn(limits: Limits) -> Limits:
+    """The limits for one spawn: RLIMIT_NPROC relative to what the user runs now (blocking; call from a thread)."""
+    if limits.processes <= 0 or os.getuid() == 0:
+        return limits
+    return replace(limits, processes=tasks_of_user() + limits.processes)
 
 
 def _lower(kind: int, value: int) -> None:
@@ -35,5 +68,6 @@ def preexec(limits: Limits) -> Callable[[], None]:
         _lower(resource.RLIMIT_CPU, limits.cpu_seconds)
         _lower(resource.RLIMIT_NOFILE, limits.open_files)
         _lower(resource.RLIMIT_NPROC, limits.processes)
+        _lower(resource.RLIMIT_FSIZE, limits.file_bytes)
 
     return apply

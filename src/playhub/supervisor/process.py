@@ -21,9 +21,14 @@ from pathlib import Path
 from playhub.settings import Settings
 from playhub.supervisor import pidfiles
 from playhub.supervisor.env import GameEnv, build_env
-from playhub.supervisor.limits import Limits, preexec
+from playhub.supervisor.limits import Limits, for_spawn, preexec
 
 log = logging.getLogger("playhub.supervisor")
+
+# Readiness polling: a Python server takes ~40 ms to start, so poll often at first; a connect on loopback is cheap,
+# and the wait also wakes at once if the process dies.
+_POLL_FIRST_S = 0.005
+_POLL_MAX_S = 0.025
 
 
 class SpawnFailed(Exception):
@@ -132,6 +137,7 @@ class Supervisor:
             cpu_seconds=settings.game_server_cpu_seconds,
             open_files=settings.game_server_open_files,
             processes=settings.game_server_processes,
+            file_bytes=settings.game_server_file_bytes,
         )
         self._servers: set[GameServer] = set()
 
@@ -145,16 +151,21 @@ class Supervisor:
     def log_path(self, room_id: str) -> Path:
         return self.logs_dir / f"{room_id}.log"
 
-    def _prepare(self, room_id: str, command: list[str]) -> tuple[Path, Path, int]:
-        """Blocking file work before a spawn: folders, the log header, an open log descriptor."""
+    def _prepare(self, room_id: str, command: list[str]) -> tuple[Path, Path, int, Limits]:
+        """Blocking work before a spawn: folders, the log header, an open log descriptor, this spawn's limits."""
+        limits = for_spawn(self.limits)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         home = self.work_root / room_id
         home.mkdir(parents=True, exist_ok=True)
         log_path = self.log_path(room_id)
+        # The log takes every match of the room; keep it under the file-size limit by moving the old one aside.
+        with contextlib.suppress(FileNotFoundError):
+            if self.limits.file_bytes > 0 and log_path.stat().st_size > self.limits.file_bytes // 2:
+                os.replace(log_path, log_path.with_suffix(".log.1"))
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         os.write(fd, f"--- {stamp} starting {' '.join(command)}\n".encode())
-        return home, log_path, fd
+        return home, log_path, fd, limits
 
     async def spawn(
         self,
@@ -179,7 +190,7 @@ class Supervisor:
         bind_host = s.host
         port = free_port(bind_host)
         command = [sys.executable, entry_server]
-        home, log_path, fd = await asyncio.to_thread(self._prepare, room_id, command)
+        home, log_path, fd, limits = await asyncio.to_thread(self._prepare, room_id, command)
         env = build_env(
             GameEnv(
                 game_host=bind_host or "0.0.0.0",
@@ -205,7 +216,7 @@ class Supervisor:
                 stdout=fd,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=preexec(self.limits),
+                preexec_fn=preexec(limits),
             )
         except OSError as exc:
             raise SpawnFailed(f"cannot start the game server: {exc}") from None
@@ -229,7 +240,7 @@ class Supervisor:
     async def _wait_ready(self, server: GameServer, host: str) -> None:
         s = self.settings
         deadline = time.monotonic() + s.game_server_ready_timeout_s
-        delay = 0.005
+        delay = _POLL_FIRST_S
         while True:
             if not server.running:
                 info = await server.wait()
@@ -254,7 +265,7 @@ class Supervisor:
             # Wake early if the process dies meanwhile, otherwise poll again after a short, growing pause.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(server._exit), delay)
-            delay = min(delay * 2, 0.1)
+            delay = min(delay * 1.5, _POLL_MAX_S)
 
     async def _tail(self, server: GameServer) -> str:
         tail = await asyncio.to_thread(read_tail, server.log_path, self.settings.game_server_log_tail_bytes)

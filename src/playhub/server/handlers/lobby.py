@@ -64,6 +64,7 @@ async def startup(app: PlayHubApp) -> None:
         deliver_peers,
         app.spawn,
         lambda: app.lobby_port,
+        app.events,
     )
 
 
