@@ -50,7 +50,9 @@ def zip_bytes(files: dict[str, bytes | str], *, manifest_data: dict[str, Any] | 
 
 
 def good_package(name: str, **overrides: Any) -> bytes:
-    return zip_bytes({"server.py": "print(1)\n", "client.py": "print(2)\n"}, manifest_data=manifest(name, **overrides))
+    return zip_bytes(
+        {"server.py": "print(1)\n", "client.py": "print(2)\n"}, manifest_data=manifest(name, **overrides)
+    )
 
 
 def sha256(data: bytes) -> str:
@@ -58,12 +60,24 @@ def sha256(data: bytes) -> str:
 
 
 async def create_game(client: Client, name: str, **extra: Any) -> str:
-    payload = {"name": name, "description": f"The {name} game.", "game_type": "cli", "max_players": 2, **extra}
+    payload = {
+        "name": name,
+        "description": f"The {name} game.",
+        "game_type": "cli",
+        "max_players": 2,
+        **extra,
+    }
     return (await client.request("CREATE_GAME", payload))["game_id"]
 
 
 async def begin(client: Client, game_id: str, version: str, data: bytes, **extra: Any) -> dict[str, Any]:
-    payload = {"game_id": game_id, "version": version, "size_bytes": len(data), "checksum": sha256(data), **extra}
+    payload = {
+        "game_id": game_id,
+        "version": version,
+        "size_bytes": len(data),
+        "checksum": sha256(data),
+        **extra,
+    }
     return await client.request("UPLOAD_BEGIN", payload)
 
 

@@ -43,7 +43,9 @@ class UploadBegin(Payload):
 class UploadChunk(Payload):
     upload_id: str
     seq: int
-    data_b64: str
+    # Declared as bytes: msgspec decodes the base64 text in C while parsing the frame (invalid base64 → 100),
+    # several times faster than binascii on the decoded string.
+    data_b64: bytes
 
 
 class UploadRef(Payload):

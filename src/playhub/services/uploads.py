@@ -14,7 +14,6 @@ Nothing is visible to players before that commit; ``recover()`` at startup remov
 from __future__ import annotations
 
 import asyncio
-import binascii
 import contextlib
 import hashlib
 import json
@@ -113,6 +112,7 @@ class UploadService:
                 if live.closed:
                     continue
                 live.closed = True
+                await asyncio.to_thread(live.fh.flush)  # bytes in the OS before the row counts them
                 await self.db.run(sql.save_progress, live.row.id, live.next_seq, live.received, time.time())
                 await asyncio.to_thread(live.fh.close)
         self._live.clear()
@@ -331,12 +331,10 @@ class UploadService:
                 "resumed": True,
             }
 
-    async def chunk(self, developer_id: int, upload_id: str, seq: int, data_b64: str) -> dict[str, Any]:
+    async def chunk(self, developer_id: int, upload_id: str, seq: int, data: bytes) -> dict[str, Any]:
+        """Append one chunk (already base64-decoded by the payload schema)."""
         live = await self._get_live(upload_id, developer_id)
         chunk_size = self.settings.chunk_size
-        # Refuse an oversized chunk from its encoded length before decoding anything.
-        if len(data_b64) > 4 * ((chunk_size + 2) // 3) + 4:
-            raise InvalidRequest(f"chunk larger than chunk_size ({chunk_size} bytes)")
         async with live.lock:
             if live.closed:
                 raise BadState("this upload is finished or cancelled")
@@ -344,25 +342,18 @@ class UploadService:
                 raise ChunkOutOfOrder(
                     f"expected chunk seq {live.next_seq}, got {seq}", {"expected_seq": live.next_seq}
                 )
-            room = live.row.size_bytes - live.received
+            if not data:
+                raise InvalidRequest("data_b64 is empty")
+            if len(data) > chunk_size:
+                raise InvalidRequest(f"chunk of {len(data)} bytes is larger than chunk_size ({chunk_size})")
+            if len(data) > live.row.size_bytes - live.received:
+                raise ChecksumMismatch(
+                    f"this chunk brings the upload past the announced size_bytes ({live.row.size_bytes})"
+                )
 
             def write() -> int:
-                try:
-                    data = binascii.a2b_base64(data_b64, strict_mode=True)
-                except (binascii.Error, ValueError) as exc:
-                    raise InvalidRequest(f"data_b64 is not valid base64: {exc}") from None
-                if not data:
-                    raise InvalidRequest("data_b64 is empty")
-                if len(data) > chunk_size:
-                    raise InvalidRequest(
-                        f"chunk of {len(data)} bytes is larger than chunk_size ({chunk_size})"
-                    )
-                if len(data) > room:
-                    raise ChecksumMismatch(
-                        f"this chunk brings the upload past the announced size_bytes ({live.row.size_bytes})"
-                    )
                 live.fh.write(data)
-                live.hasher.update(data)
+                live.hasher.update(data)  # hashlib releases the GIL on large buffers, as does the write
                 return len(data)
 
             written = await asyncio.to_thread(write)
