@@ -8,9 +8,12 @@ import json
 import secrets
 import socket
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from playhub.sdk import jsonl
 from playhub.sdk.tickets import player_ticket
@@ -111,10 +114,24 @@ class Room:
         return env
 
 
+_started: list[asyncio.subprocess.Process] = []
+
+
+@pytest.fixture
+async def reap() -> AsyncIterator[None]:
+    """Kill the game processes a failed test left running (``pytestmark = pytest.mark.usefixtures("reap")``)."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
 async def start(
     folder: Path, script: str, env: dict[str, str], stdin: bool = False
 ) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
+    proc = await asyncio.create_subprocess_exec(
         sys.executable,
         script,
         cwd=folder,
@@ -123,6 +140,8 @@ async def start(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
+    _started.append(proc)
+    return proc
 
 
 async def finish(proc: asyncio.subprocess.Process, timeout: float = 30.0) -> tuple[int, str]:
@@ -160,12 +179,36 @@ async def play_match(
 
 
 def load_game_module(folder: Path, name: str) -> Any:
-    """Import ``<folder>/<name>.py`` under a unique module name (every game has its own ``rules``)."""
+    """Import ``<folder>/<name>.py`` under a unique module name (every game has its own ``rules``).
+
+    The game's folder is on ``sys.path`` while it loads, as when the game runs, and its plain-named sibling modules
+    (``rules``) are dropped from ``sys.modules`` afterwards so that the next game gets its own.
+    """
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(f"{folder.name}_{name}", folder / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    siblings = {p.stem for p in folder.glob("*.py")}
+    for sib in siblings:
+        sys.modules.pop(sib, None)
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location(f"{folder.name}_{name}", folder / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+        for sib in siblings:
+            sys.modules.pop(sib, None)
     return module
+
+
+async def wait_output(proc: asyncio.subprocess.Process, *texts: str, timeout: float = 30.0) -> None:
+    """Read ``proc``'s output until every one of ``texts`` appeared, in any order (the rest stays for ``finish``)."""
+    assert proc.stdout is not None
+    missing = set(texts)
+    async with asyncio.timeout(timeout):
+        while missing:
+            line = await proc.stdout.readline()
+            assert line, f"the process ended without printing {missing}"
+            missing = {t for t in missing if t not in line.decode(errors="replace")}

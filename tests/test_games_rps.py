@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.games_helpers import GAMES, ReportSink, Room, finish, load_game_module, play_match, start
+from tests.games_helpers import GAMES, ReportSink, Room, finish, load_game_module, play_match, reap, start
 
+pytestmark = pytest.mark.usefixtures(reap.__name__)
 FOLDER = GAMES / "rps"
 rules = load_game_module(FOLDER, "rules")
 

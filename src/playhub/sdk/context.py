@@ -107,7 +107,7 @@ class RoomContext:
     ) -> bool:
         """Tell the platform the match is over. Blocking, bounded by ``timeout``; never raises on network failure.
 
-        Returns True when the lobby answered ``ok`` (or, for the legacy line, accepted the connection), False
+        Returns True when the lobby answered ``ok`` (for the legacy line, also when it closed without answering), False
         otherwise (the reason is logged). ``results`` should be ``{"winner": str | None, "scores": {user: number},
         "summary": str}``.
         """
@@ -119,8 +119,6 @@ class RoomContext:
             with socket.create_connection((self.lobby_host, self.lobby_port), timeout=timeout) as sock:
                 conn = jsonl.LineSocket(sock)
                 sock.sendall(jsonl.encode(message))
-                if "kind" in message:
-                    return True  # the legacy line has no defined answer
                 reply = conn.recv(timeout=timeout)
         except (OSError, jsonl.ProtocolError) as exc:
             log.warning(
@@ -131,7 +129,7 @@ class RoomContext:
                 exc,
             )
             return False
-        return _accepted(reply, self.room_id)
+        return _accepted(reply, self.room_id, legacy="kind" in message)
 
     async def areport_finished(
         self, results: dict[str, Any] | None = None, kick_all: bool = False, timeout: float = REPORT_TIMEOUT_S
@@ -147,8 +145,6 @@ class RoomContext:
                 reader, writer = await asyncio.open_connection(self.lobby_host, self.lobby_port)
                 writer.write(jsonl.encode(message))
                 await writer.drain()
-                if "kind" in message:
-                    return True
                 reply = await jsonl.recv(reader)
         except (OSError, TimeoutError, jsonl.ProtocolError) as exc:
             log.warning(
@@ -162,10 +158,12 @@ class RoomContext:
         finally:
             if writer is not None:
                 await jsonl.close(writer)
-        return _accepted(reply, self.room_id)
+        return _accepted(reply, self.room_id, legacy="kind" in message)
 
 
-def _accepted(reply: dict[str, Any] | None, room_id: str) -> bool:
+def _accepted(reply: dict[str, Any] | None, room_id: str, legacy: bool) -> bool:
+    if reply is None and legacy:
+        return True  # seed 003's launcher closes without answering the legacy line
     if reply is None:
         log.warning("the lobby closed the connection without answering GAME_FINISHED for room %s", room_id)
         return False
