@@ -166,10 +166,14 @@ class RoomScreen(PlayerScreen):
             f"Players: {len(players)}/{r.get('max_players') or '?'}"
             + (f" (needs {need} to start)" if need and len(players) < int(need) else ""),
         ]
+        ready_names = set(r.get("ready") or [])
         if self.gone:
             lines.append(f"[b red]{self.gone}[/b red]")
+        elif status == "WAITING" and need and len(players) >= int(need) and ready_names >= set(players):
+            lines.append(
+                "Everyone is ready: " + ("press s to start." if self.is_host else "waiting for the host.")
+            )
         self.query_one("#summary", Static).update("\n".join(lines))
-        ready = set(r.get("ready") or [])
         rows = []
         for name in players:
             rows.append(
@@ -178,7 +182,7 @@ class RoomScreen(PlayerScreen):
                     [
                         name + ("  (you)" if name == self.me else ""),
                         "★ host" if name == r.get("host") else "",
-                        "✓ ready" if name in ready else "…",
+                        "✓ ready" if name in ready_names else "…",
                     ],
                 )
             )
