@@ -98,22 +98,26 @@ class PlayerApp(App[None]):
         self.switch_screen(HomeScreen())
 
     @work(exclusive=True, group="account")
-    async def log_out(self) -> None:
+    async def log_out(self, reason: str = "") -> None:
+        """Back to the login form (the player chose to, or the server no longer accepts the session)."""
         from playhub.tui.screens.login import LoginScreen
 
         await self.session.logout()
         self.library = None
+        self.rooms.clear()
+        self.current_room_id = None
         self.sub_title = "player"
         while len(self.screen_stack) > 2:
             self.pop_screen()
-        await self.switch_screen(LoginScreen())
+        await self.switch_screen(LoginScreen(reason))
 
     # --- connection state and pushes ---------------------------------------------------------------------------
     def _on_state(self, change: StateChange) -> None:
         if change.state is ConnState.RECONNECTING:
             self.banner = f"⚠ Connection lost — {change.detail}. Your screens stay as they are."
         elif change.state is ConnState.LOGGED_OUT:
-            self.banner = f"⚠ Reconnected, but {change.detail}"
+            self.banner = ""
+            self.log_out(f"Reconnected, but {change.detail}")
         else:
             self.banner = ""
             if change.attempt:

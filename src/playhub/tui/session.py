@@ -127,11 +127,18 @@ class PlayerSession:
     # --- accounts ---------------------------------------------------------------------------------------------
     async def login(self, username: str, password: str) -> None:
         await self._require_client().login_player(username, password)
-        self.username, self._password = username, password
+        self._logged_in(username, password)
 
     async def register(self, username: str, password: str) -> None:
         await self._require_client().register_player(username, password)
+        self._logged_in(username, password)
+
+    def _logged_in(self, username: str, password: str) -> None:
         self.username, self._password = username, password
+        if (
+            self.state is not ConnState.ONLINE
+        ):  # logging in again after the server refused the old credentials
+            self._set_state(StateChange(ConnState.ONLINE, "logged in"))
 
     async def logout(self) -> None:
         client = self.client

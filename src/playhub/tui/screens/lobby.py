@@ -64,6 +64,9 @@ class LobbyScreen(PlayerScreen):
         # Room changes are pushed to members only; new and changed rooms of others come from a light poll.
         self.set_interval(self.player_app.lobby_poll_s, self._poll)
 
+    def on_screen_resume(self) -> None:
+        self.load()
+
     def _poll(self) -> None:
         if self.player_app.session.online and self.is_current:
             self.load()

@@ -33,6 +33,10 @@ class LoginScreen(PlayerScreen):
     LoginScreen #error { color: $error; height: auto; margin-top: 1; }
     """
 
+    def __init__(self, message: str = "") -> None:
+        super().__init__()
+        self.message = message  # why the player is here again (shown under the form)
+
     def compose_body(self) -> ComposeResult:
         app = self.player_app
         user, password = app.initial_credentials
@@ -46,12 +50,13 @@ class LoginScreen(PlayerScreen):
             with Horizontal(id="buttons"):
                 yield Button("Log in", variant="primary", id="login")
                 yield Button("Register", id="register")
-            yield Static("", id="error")
+            yield Static(self.message, id="error")
 
     def on_mount(self) -> None:
         self.query_one("#username", Input).focus()
         user, password = self.player_app.initial_credentials
-        if user and password:
+        if user and password and not self.message:
+            self.player_app.initial_credentials = (user, None)  # once: a later log out must not log in again
             self.submit(register=False)
 
     @on(Input.Submitted, "#username")

@@ -22,7 +22,7 @@ from playhub.tui.screens.base import PlayerScreen
 from playhub.tui.widgets import NumberedMenu, NumberedTable
 
 STATUS_TEXT = {
-    "WAITING": "Waiting for players",
+    "WAITING": "Waiting to start",
     "VOTING": "Start vote in progress",
     "STARTING": "Starting the game server…",
     "PLAYING": "Game in progress",
