@@ -18,14 +18,14 @@ from tests.tui_helpers import login, make_app, publish_duel, screen_name, wait_f
 async def test_register_download_create_play_and_review(hub: Harness, tmp_path: Path) -> None:
     game_id = await publish_duel(hub, tmp_path)
     app = make_app(hub, tmp_path / "downloads")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(100, 30)) as pilot:
         await login(pilot, "alice", register=True)
         assert app.library.base == tmp_path / "downloads" / "alice"
 
         # Store: the table lists the game, not installed yet.
         await pilot.press("1")
         store = await wait_for(pilot, lambda: isinstance(app.screen, StoreScreen) and app.screen)
-        table = store.query_one(NumberedTable)
+        table = await wait_for(pilot, lambda: store.query_one(NumberedTable))
         await wait_for(pilot, lambda: table.row_count == 1, what="store rows")
         row = table.get_row_at(0)
         assert row[1] == "Duel" and row[4] == "1.0.0" and row[6] == "—"
@@ -79,15 +79,16 @@ async def test_register_download_create_play_and_review(hub: Harness, tmp_path: 
         await pilot.press("escape", "escape")
         await wait_for(pilot, lambda: screen_name(app) == "HomeScreen")
         await pilot.press("4")
-        await wait_for(pilot, lambda: screen_name(app) == "MyGamesScreen")
-        played = app.screen.query_one(NumberedTable)
+        played = await wait_for(
+            pilot, lambda: screen_name(app) == "MyGamesScreen" and app.screen.query_one(NumberedTable)
+        )
         await wait_for(pilot, lambda: played.row_count == 1, what="played games")
         await pilot.press("1")
         await wait_for(pilot, lambda: screen_name(app) == "ReviewScreen")
         await pilot.press("5")
         await pilot.click("#comment")
-        await pilot.press(*"great duel")
+        await pilot.press(*"great")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: screen_name(app) == "MyGamesScreen", what="review saved")
         reviews = (await bob.request("LIST_REVIEWS", {"game_id": game_id}))["reviews"]
-        assert [(r["player"], r["score"], r["comment"]) for r in reviews] == [("alice", 5, "great duel")]
+        assert [(r["player"], r["score"], r["comment"]) for r in reviews] == [("alice", 5, "great")]

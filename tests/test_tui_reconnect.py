@@ -33,7 +33,7 @@ async def test_server_restart_shows_banner_then_logs_in_again(tmp_path: Path) ->
     try:
         await publish_duel(hub, tmp_path)
         app = make_app(hub, tmp_path / "downloads")
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with app.run_test(size=(100, 30)) as pilot:
             await login(pilot, "carol", register=True)
             await pilot.press("1")
             store = await wait_for(pilot, lambda: isinstance(app.screen, StoreScreen) and app.screen)
@@ -41,7 +41,7 @@ async def test_server_restart_shows_banner_then_logs_in_again(tmp_path: Path) ->
             old_token = app.session.client.token
 
             await hub.close()  # the server goes away: every session is lost with it
-            banner = app.screen.query_one(ConnectionBanner)
+            banner = await wait_for(pilot, lambda: app.screen.query_one(ConnectionBanner))
             await wait_for(pilot, lambda: banner.has_class("-shown"), what="banner")
             assert "Connection lost" in str(banner.render())
             assert app.session.state is ConnState.RECONNECTING
@@ -65,7 +65,7 @@ async def test_dropped_connection_resumes_the_session_and_keeps_the_room_seat(
 ) -> None:
     game_id = await publish_duel(hub, tmp_path)
     app = make_app(hub, tmp_path / "downloads")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(100, 30)) as pilot:
         await login(pilot, "dave", register=True)
         await download_game(app.session.client, app.library, game_id)
         app.create_room_flow({"game_id": game_id, "name": "duel", "display_name": "Duel"})
@@ -104,8 +104,12 @@ async def test_refused_credentials_after_reconnect_bring_back_the_login_form(tmp
             server = PlayHubApp(settings_for_tests(tmp_path / "data-b", lobby_port=port))
             await server.start()
             hub = Harness(server)
-            await wait_for(pilot, lambda: screen_name(app) == "LoginScreen", timeout=20, what="login form")
-            error = app.screen.query_one("#error", Static)
+            error = await wait_for(
+                pilot,
+                lambda: screen_name(app) == "LoginScreen" and app.screen.query_one("#error", Static),
+                timeout=20,
+                what="login form",
+            )
             assert "log in again" in str(error.render())
             assert not app.screen.query_one(ConnectionBanner).has_class("-shown")
             # Registering on the new server works on the same connection, and the session is online again.

@@ -23,12 +23,12 @@ async def test_join_from_lobby_downloads_first_then_votes_and_plays(hub: Harness
     room_id = (await alice.request("CREATE_ROOM", {"game_id": game_id}))["room_id"]
 
     app = make_app(hub, tmp_path / "downloads")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(100, 30)) as pilot:
         await login(pilot, "bob")
         await pilot.press("3")
         lobby = await wait_for(pilot, lambda: isinstance(app.screen, LobbyScreen) and app.screen)
         await wait_for(pilot, lambda: {"alice", "bob"} <= lobby.online, what="presence")
-        rooms = lobby.query_one("#rooms", NumberedTable)
+        rooms = await wait_for(pilot, lambda: lobby.query_one("#rooms", NumberedTable))
         await wait_for(pilot, lambda: rooms.row_count == 1, what="room list")
 
         # Joining needs the room's version: the app offers to download it first.
@@ -67,7 +67,7 @@ async def test_refusing_the_vote_keeps_everyone_in_the_room(hub: Harness, tmp_pa
     room_id = (await alice.request("CREATE_ROOM", {"game_id": game_id}))["room_id"]
     await hub.player("bob")
     app = make_app(hub, tmp_path / "downloads")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(100, 30)) as pilot:
         await login(pilot, "bob")
         # Bob has the game already, so joining from the lobby goes straight in.
         await download_game(app.session.client, app.library, game_id)
@@ -89,7 +89,7 @@ async def test_missing_game_client_is_explained_and_the_player_stays(hub: Harnes
     game_id = await publish_duel(hub, tmp_path)
     bob = await hub.player("bob")
     app = make_app(hub, tmp_path / "downloads")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(100, 30)) as pilot:
         await login(pilot, "alice", register=True)
         installed = await download_game(app.session.client, app.library, game_id)
         (installed.path / "client.py").unlink()  # a damaged local copy
@@ -114,7 +114,7 @@ async def test_game_client_that_fails_shows_its_last_words(hub: Harness, tmp_pat
     ]
     bob = await hub.player("bob")
     app = make_app(hub, tmp_path / "downloads")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(100, 30)) as pilot:
         await login(pilot, "alice", register=True)
         await download_game(app.session.client, app.library, game_id)
         app.create_room_flow({"game_id": game_id, "name": "crashy", "display_name": "Crashy"})

@@ -19,8 +19,9 @@ async def test_login_errors_are_inline_and_the_password_is_hidden(hub: Harness, 
     await hub.player("erin")
     app = make_app(hub, tmp_path / "downloads")
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: screen_name(app) == "LoginScreen")
-        password = app.screen.query_one("#password", Input)
+        password = await wait_for(
+            pilot, lambda: screen_name(app) == "LoginScreen" and app.screen.query_one("#password", Input)
+        )
         assert password.password  # rendered as dots, never echoed
         await pilot.click("#username")
         await pilot.press(*"erin", "enter", *"wrong-pw", "enter")
@@ -43,12 +44,12 @@ async def test_menus_work_with_digits_and_arrows_and_help_explains(hub: Harness,
     app = make_app(hub, tmp_path / "downloads")
     async with app.run_test(size=(100, 30)) as pilot:
         await login(pilot, "fran", register=True)
-        menu = app.screen.query_one(NumberedMenu)
+        menu = await wait_for(pilot, lambda: app.screen.query_one(NumberedMenu))
         assert menu.option_count == 5
         await pilot.press("down", "enter")  # arrows: the second entry is the library
         await wait_for(pilot, lambda: screen_name(app) == "LibraryScreen")
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: screen_name(app) == "HelpModal")
+        await wait_for(pilot, lambda: screen_name(app) == "HelpModal" and len(app.screen.query(Static)) > 2)
         text = "\n".join(str(w.render()) for w in app.screen.query(Static))
         assert "Remove" in text and "Update" in text and "Esc" in text
         await pilot.press("escape")
@@ -67,13 +68,13 @@ async def test_library_shows_updates_updates_and_removes(hub: Harness, tmp_path:
     folder = make_duel(tmp_path / "src")
     game_id = (await publish_folder(dev, folder, "1.0.0"))["game_id"]
     app = make_app(hub, tmp_path / "downloads")
-    async with app.run_test(size=(120, 30)) as pilot:
+    async with app.run_test(size=(100, 30)) as pilot:
         await login(pilot, "gina", register=True)
         await download_game(app.session.client, app.library, game_id)
         await publish_folder(dev, folder, "1.1.0")
         await pilot.press("2")
         library = await wait_for(pilot, lambda: isinstance(app.screen, LibraryScreen) and app.screen)
-        table = library.query_one(NumberedTable)
+        table = await wait_for(pilot, lambda: library.query_one(NumberedTable))
         await wait_for(
             pilot, lambda: table.row_count == 1 and "update available (1.1.0)" in table.get_row_at(0)
         )
@@ -93,17 +94,19 @@ async def test_library_shows_updates_updates_and_removes(hub: Harness, tmp_path:
 async def test_failed_review_keeps_what_was_typed(hub: Harness, tmp_path: Path) -> None:
     game_id = await publish_duel(hub, tmp_path)
     app = make_app(hub, tmp_path / "downloads")
-    async with app.run_test(size=(120, 30)) as pilot:
+    async with app.run_test(size=(100, 30)) as pilot:
         await login(pilot, "hana", register=True)
         # Reviews are only for players who played: the server refuses (102) and the form keeps its content.
         await app.push_screen(ReviewScreen({"game_id": game_id, "name": "duel", "display_name": "Duel"}))
-        await wait_for(pilot, lambda: screen_name(app) == "ReviewScreen")
+        error = await wait_for(
+            pilot, lambda: screen_name(app) == "ReviewScreen" and app.screen.query_one("#error", Static)
+        )
         await pilot.press("ctrl+s")
-        error = app.screen.query_one("#error", Static)
         await wait_for(pilot, lambda: "Pick a score" in str(error.render()))
         await pilot.press("4")
-        await pilot.click("#comment")
-        await pilot.press(*"nice game")
+        comment = app.screen.query_one("#comment", Input)
+        comment.value = "nice game"
+        comment.focus()
         await pilot.press("enter")
         await wait_for(pilot, lambda: "not saved" in str(error.render()), what="refusal shown")
         assert app.screen.query_one("#comment", Input).value == "nice game"

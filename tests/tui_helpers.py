@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from playhub.client import Client, ServerAddress
 from playhub.client.publishing import publish_folder
@@ -118,17 +119,19 @@ def screen_name(app: PlayerApp) -> str:
 async def login(
     pilot: Pilot[Any], username: str, password: str = "secret-pw", *, register: bool = False
 ) -> None:
+    """Fill the login form and submit it (typing key by key is covered once, in the login test)."""
     app: PlayerApp = pilot.app  # type: ignore[assignment]
-    await wait_for(pilot, lambda: screen_name(app) == "LoginScreen")
-    await pilot.click("#username")
-    await pilot.press(*username)
-    await pilot.press("enter")
-    await pilot.press(*password)
-    if register:
-        await pilot.click("#register")
-    else:
-        await pilot.press("enter")
-    await wait_for(pilot, lambda: screen_name(app) == "HomeScreen", what="home screen after login")
+    await wait_for(pilot, lambda: screen_name(app) == "LoginScreen" and app.screen.query_one("#password"))
+    app.screen.query_one("#username", Input).value = username
+    field = app.screen.query_one("#password", Input)
+    field.value = password
+    field.focus()
+    await pilot.press("ctrl+r" if register else "enter")
+    await wait_for(
+        pilot,
+        lambda: screen_name(app) == "HomeScreen" and app.screen.query_one("#menu"),
+        what="home screen after login",
+    )
 
 
 async def player_client(hub: Any, name: str) -> Client:

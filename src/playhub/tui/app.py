@@ -106,10 +106,10 @@ class PlayerApp(App[None]):
         self.library = None
         self.rooms.clear()
         self.current_room_id = None
-        self.sub_title = "player"
         while len(self.screen_stack) > 2:
-            self.pop_screen()
+            await self.pop_screen()
         await self.switch_screen(LoginScreen(reason))
+        self.sub_title = "player"
 
     # --- connection state and pushes ---------------------------------------------------------------------------
     def _on_state(self, change: StateChange) -> None:
