@@ -47,7 +47,8 @@ class HelpModal(ModalScreen[None]):
         seen: set[str] = set()
         for key, active in self.target.active_bindings.items():
             binding = active.binding
-            if not binding.description or binding.description in seen or key.isdigit():
+            # Only the keys the footer shows: the focused widget's own cursor keys would bury them.
+            if not binding.show or not binding.description or binding.description in seen:
                 continue
             seen.add(binding.description)
             shown = binding.key_display or self.app.get_key_display(binding)
