@@ -12,7 +12,7 @@ from playhub.tui.screens.room import RoomScreen
 from playhub.tui.screens.store import GameScreen, StoreScreen
 from playhub.tui.widgets import NumberedTable
 from tests.helpers import Harness
-from tests.tui_helpers import login, make_app, publish_duel, screen_name, wait_for
+from tests.tui_helpers import login, make_app, publish_duel, row_text, screen_name, wait_for
 
 
 async def test_register_download_create_play_and_review(hub: Harness, tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ async def test_register_download_create_play_and_review(hub: Harness, tmp_path: 
         store = await wait_for(pilot, lambda: isinstance(app.screen, StoreScreen) and app.screen)
         table = await wait_for(pilot, lambda: store.query_one(NumberedTable))
         await wait_for(pilot, lambda: table.row_count == 1, what="store rows")
-        row = table.get_row_at(0)
+        row = row_text(table, 0)
         assert row[1] == "Duel" and row[4] == "1.0.0" and row[6] == "—"
 
         # Details, then download with the progress modal.

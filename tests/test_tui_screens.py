@@ -12,7 +12,8 @@ from playhub.tui.screens.library import LibraryScreen
 from playhub.tui.screens.mygames import ReviewScreen
 from playhub.tui.widgets import NumberedMenu, NumberedTable
 from tests.helpers import Harness
-from tests.tui_helpers import login, make_app, make_duel, publish_duel, screen_name, wait_for
+from tests.store_helpers import record_play
+from tests.tui_helpers import login, make_app, make_duel, publish_duel, row_text, screen_name, wait_for
 
 
 async def test_login_errors_are_inline_and_the_password_is_hidden(hub: Harness, tmp_path: Path) -> None:
@@ -76,12 +77,12 @@ async def test_library_shows_updates_updates_and_removes(hub: Harness, tmp_path:
         library = await wait_for(pilot, lambda: isinstance(app.screen, LibraryScreen) and app.screen)
         table = await wait_for(pilot, lambda: library.query_one(NumberedTable))
         await wait_for(
-            pilot, lambda: table.row_count == 1 and "update available (1.1.0)" in table.get_row_at(0)
+            pilot, lambda: table.row_count == 1 and "update available (1.1.0)" in row_text(table, 0)
         )
         await pilot.press("u")
         await wait_for(pilot, lambda: app.library.versions("duel") == ["1.0.0", "1.1.0"], what="updated")
         await wait_for(pilot, lambda: table.row_count == 2)
-        assert [table.get_row_at(i)[4] for i in range(2)] == ["older version", "up to date"]
+        assert [row_text(table, i)[4] for i in range(2)] == ["older version", "up to date"]
         # Remove the old copy (after confirming).
         table.move_cursor(row=0)
         await pilot.press("d")
@@ -112,3 +113,33 @@ async def test_failed_review_keeps_what_was_typed(hub: Harness, tmp_path: Path) 
         assert app.screen.query_one("#comment", Input).value == "nice game"
         assert app.screen.score == 4
         assert screen_name(app) == "ReviewScreen"
+
+
+async def test_names_and_comments_are_shown_literally_never_as_markup(hub: Harness, tmp_path: Path) -> None:
+    dev = await hub.developer("devA")
+    folder = make_duel(
+        tmp_path / "src", "tricky", display_name="[b]Tricky[/b] [red", description="Uses [/] and [link=x]"
+    )
+    game_id = (await publish_folder(dev, folder, "1.0.0"))["game_id"]
+    app = make_app(hub, tmp_path / "downloads")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await login(pilot, "lee", register=True)
+        await record_play(hub.app, game_id, "lee")
+        await app.session.request(
+            "ADD_REVIEW", {"game_id": game_id, "score": 3, "comment": "[/b] closing tags [x"}
+        )
+        await pilot.press("1")
+        table = await wait_for(
+            pilot, lambda: screen_name(app) == "StoreScreen" and app.screen.query_one(NumberedTable)
+        )
+        await wait_for(pilot, lambda: table.row_count == 1)
+        assert row_text(table, 0)[1] == "[b]Tricky[/b] [red"
+        await pilot.press("1")
+        await wait_for(pilot, lambda: screen_name(app) == "GameScreen" and app.screen.reviews, what="details")
+        about = app.screen.query_one("#about", Static)
+        reviews = app.screen.query_one("#reviews", Static)
+        await pilot.pause()
+        assert "[b]Tricky[/b] [red" in str(about.render()) and "Uses [/] and [link=x]" in str(about.render())
+        assert "[/b] closing tags [x" in str(reviews.render())
+        app.notify("a [/] message from [b]someone")  # notifications never parse markup either
+        await pilot.pause()

@@ -112,6 +112,11 @@ async def wait_for(
         raise AssertionError(f"timed out waiting for {what or 'a condition'} (on {screen})") from None
 
 
+def row_text(table: Any, index: int) -> list[str]:
+    """A table row's cells as plain strings."""
+    return [str(cell) for cell in table.get_row_at(index)]
+
+
 def screen_name(app: PlayerApp) -> str:
     return type(app.screen).__name__
 

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import App, SuspendNotSupported
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 
 from playhub.client import ConnectionLost, ServerAddress
@@ -142,6 +143,18 @@ class PlayerApp(App[None]):
             self.start_game(GameStart.from_payload(payload, self.rooms.get(str(payload.get("room_id")))))
         for screen in self.screen_stack:
             screen.post_message(ServerPush(type_, payload))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        # Notifications quote server messages and names chosen by other people: always shown literally.
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # --- helpers for screens ------------------------------------------------------------------------------------
     @staticmethod

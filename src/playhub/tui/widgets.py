@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.markup import escape
+from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.data_table import CellDoesNotExist
@@ -35,7 +37,7 @@ class ConnectionBanner(Static):
         self.watch(self.app, "banner", self._show, init=True)
 
     def _show(self, text: str) -> None:
-        self.update(text)
+        self.update(escape(text))
         self.set_class(bool(text), "-shown")
 
 
@@ -59,7 +61,7 @@ class NumberedMenu(OptionList):
         for n, (entry_id, label) in enumerate(entries, 1):
             disabled = label.startswith("-")
             text = label[1:] if disabled else label
-            self.add_option(Option(f"[b]{n}[/b]  {text}", id=entry_id, disabled=disabled))
+            self.add_option(Option(f"[b]{n}[/b]  {escape(text)}", id=entry_id, disabled=disabled))
         if self.option_count:
             self.highlighted = min(highlighted or 0, self.option_count - 1)
 
@@ -85,7 +87,9 @@ class NumberedTable(DataTable):
         for col in columns:
             self.add_column(col, key=col)
         for n, (key, cells) in enumerate(rows, 1):
-            self.add_row(str(n), *cells, key=key)
+            # Cells carry names and text from the server: show them as they are, never as markup.
+            shown = [Text(c) if isinstance(c, str) else c for c in cells]
+            self.add_row(str(n), *shown, key=key)
         if current is not None and current in self.rows:
             self.move_cursor(row=self.get_row_index(current))
 

@@ -40,7 +40,7 @@ class LibraryScreen(PlayerScreen):
         self.rows: dict[str, tuple[str, str]] = {}  # row key -> (name, version)
 
     def compose_body(self) -> ComposeResult:
-        yield Label(f"Folder: {self.player_app.library.root}", id="status")
+        yield Label(f"Folder: {self.player_app.library.root}", id="status", markup=False)
         yield NumberedTable(id="rows")
 
     def reload(self) -> None:

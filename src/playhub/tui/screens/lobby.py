@@ -57,7 +57,7 @@ class LobbyScreen(PlayerScreen):
             with Vertical(id="rooms-pane"):
                 yield Label("Rooms", classes="pane-title", id="rooms-title")
                 yield NumberedTable(id="rooms")
-        yield Label("Loading…", id="status")
+        yield Label("Loading…", id="status", markup=False)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -111,7 +111,7 @@ class LobbyScreen(PlayerScreen):
         view = self.query_one("#players", ListView)
         view.clear()
         for name in sorted(self.online):
-            view.append(ListItem(Label(f"● {name}" + ("  (you)" if name == me else ""))))
+            view.append(ListItem(Label(f"● {name}" + ("  (you)" if name == me else ""), markup=False)))
         self.query_one("#players-title", Label).update(f"Players online ({len(self.online)})")
 
     def _render_rooms(self) -> None:

@@ -42,7 +42,7 @@ class LoginScreen(PlayerScreen):
         user, password = app.initial_credentials
         with Vertical(id="form"):
             yield Label("Welcome to PlayHub", classes="title")
-            yield Static(f"Server: {app.address}", classes="muted")
+            yield Static(f"Server: {app.address}", classes="muted", markup=False)
             yield Label("Username")
             yield Input(value=user or "", placeholder="your player name", id="username", max_length=32)
             yield Label("Password")
@@ -50,7 +50,7 @@ class LoginScreen(PlayerScreen):
             with Horizontal(id="buttons"):
                 yield Button("Log in", variant="primary", id="login")
                 yield Button("Register", id="register")
-            yield Static(self.message, id="error")
+            yield Static(self.message, id="error", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#username", Input).focus()

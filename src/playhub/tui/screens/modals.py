@@ -45,7 +45,7 @@ class HelpModal(ModalScreen[None]):
         help_text = getattr(self.target, "HELP", "") or ""
         keys: list[str] = []
         seen: set[str] = set()
-        for key, active in self.target.active_bindings.items():
+        for _key, active in self.target.active_bindings.items():
             binding = active.binding
             # Only the keys the footer shows: the focused widget's own cursor keys would bury them.
             if not binding.show or not binding.description or binding.description in seen:
@@ -81,7 +81,7 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.question, classes="title")
+            yield Static(self.question, classes="title", markup=False)
             yield NumberedMenu([("yes", self.yes), ("no", self.no)], id="choices")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -113,11 +113,13 @@ class VoteModal(ModalScreen[bool | None]):
     def compose(self) -> ComposeResult:
         game = self.room.get("display_name") or self.room.get("game_name") or "the game"
         with Vertical():
-            yield Label(f"Start {game}?", classes="title")
-            yield Static(f"{self.by} wants to start the game in room {self.room_id}. Are you in?")
+            yield Label(f"Start {game}?", classes="title", markup=False)
+            yield Static(
+                f"{self.by} wants to start the game in room {self.room_id}. Are you in?", markup=False
+            )
             yield NumberedMenu([("yes", "Yes, start"), ("no", "No, not now")], id="choices")
             yield Label("", id="countdown")
-            yield Label("", id="vote-error", classes="error")
+            yield Label("", id="vote-error", classes="error", markup=False)
 
     def on_mount(self) -> None:
         self._tick()
@@ -209,9 +211,11 @@ class DownloadModal(ModalScreen[Any]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Downloading {self.label} {self.version or '(latest)'}", classes="title")
+            yield Label(
+                f"Downloading {self.label} {self.version or '(latest)'}", classes="title", markup=False
+            )
             yield ProgressBar(total=None, show_eta=True, id="progress")
-            yield Label("", id="status")
+            yield Label("", id="status", markup=False)
 
     def on_mount(self) -> None:
         self.download()

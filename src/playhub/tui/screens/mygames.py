@@ -41,7 +41,7 @@ class MyGamesScreen(PlayerScreen):
         self.games: dict[str, dict[str, Any]] = {}
 
     def compose_body(self) -> ComposeResult:
-        yield Label("Loading…", id="status")
+        yield Label("Loading…", id="status", markup=False)
         yield NumberedTable(id="played")
 
     def reload(self) -> None:
@@ -116,7 +116,7 @@ class ReviewScreen(PlayerScreen):
         name = self.game.get("display_name") or self.game.get("name")
         self.title = f"Review {name}"
         with Vertical(id="form"):
-            yield Label(f"Your review of {name}", classes="title")
+            yield Label(f"Your review of {name}", classes="title", markup=False)
             yield Label("Score")
             with RadioSet(id="score"):
                 for n in range(1, 6):
@@ -127,7 +127,7 @@ class ReviewScreen(PlayerScreen):
             )
             with Horizontal(id="buttons"):
                 yield Button("Submit", variant="primary", id="submit")
-            yield Static("", id="error")
+            yield Static("", id="error", markup=False)
 
     def on_mount(self) -> None:
         self.query_one(RadioSet).focus()

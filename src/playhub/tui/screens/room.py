@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -68,8 +69,8 @@ class RoomScreen(PlayerScreen):
             with Vertical(id="left"):
                 yield Static("", id="summary")
                 yield NumberedTable(id="members")
-                yield Static("", id="activity")
-                yield Static("", id="result")
+                yield Static("", id="activity", markup=False)
+                yield Static("", id="result", markup=False)
             with Vertical(id="right"):
                 yield NumberedMenu(id="actions")
 
@@ -161,14 +162,14 @@ class RoomScreen(PlayerScreen):
         players = list(r.get("players") or [])
         need = r.get("min_players") or r.get("max_players")
         lines = [
-            f"[b]{game}[/b] {r.get('version') or ''}   room [b]{self.room_id}[/b]",
-            f"Host: [b]{r.get('host') or '?'}[/b]   Status: [b]{STATUS_TEXT.get(status, status)}[/b]   "
+            f"[b]{escape(str(game))}[/b] {escape(str(r.get('version') or ''))}   room [b]{escape(self.room_id)}[/b]",
+            f"Host: [b]{escape(str(r.get('host') or '?'))}[/b]   Status: [b]{STATUS_TEXT.get(status, status)}[/b]   "
             f"Players: {len(players)}/{r.get('max_players') or '?'}"
             + (f" (needs {need} to start)" if need and len(players) < int(need) else ""),
         ]
         ready_names = set(r.get("ready") or [])
         if self.gone:
-            lines.append(f"[b red]{self.gone}[/b red]")
+            lines.append(f"[b red]{escape(self.gone)}[/b red]")
         elif status == "WAITING" and need and len(players) >= int(need) and ready_names >= set(players):
             lines.append(
                 "Everyone is ready: " + ("press s to start." if self.is_host else "waiting for the host.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -35,7 +36,7 @@ class StoreScreen(PlayerScreen):
         self.games: list[dict[str, Any]] = []
 
     def compose_body(self) -> ComposeResult:
-        yield Label("Loading the store…", id="status")
+        yield Label("Loading the store…", id="status", markup=False)
         yield NumberedTable(id="games")
 
     def reload(self) -> None:
@@ -128,7 +129,7 @@ class GameScreen(PlayerScreen):
                 yield Static("", id="reviews")
             with VerticalScroll(id="side"):
                 yield NumberedMenu(id="actions")
-                yield Label("", id="status")
+                yield Label("", id="status", markup=False)
 
     def reload(self) -> None:
         self.load_detail()
@@ -145,7 +146,9 @@ class GameScreen(PlayerScreen):
         try:
             self.detail = await app.session.request("GET_GAME_DETAIL", {"game_id": self.game_id})
         except (PlayHubError, ConnectionError, TimeoutError) as exc:
-            self.query_one("#about", Static).update(f"Could not load this game: {app.describe_error(exc)}")
+            self.query_one("#about", Static).update(
+                escape(f"Could not load this game: {app.describe_error(exc)}")
+            )
             self._render_actions()
             return
         try:
@@ -162,30 +165,30 @@ class GameScreen(PlayerScreen):
         self.title = name
         versions = g.get("versions") or []
         version_names = [str(v.get("version") if isinstance(v, dict) else v) for v in versions]
+        # Names, descriptions and comments come from other people: escaped, so they show literally.
         lines = [
-            f"[b]{name}[/b]  [dim]({g.get('name')})[/dim]",
-            f"by {g.get('author') or g.get('developer') or 'unknown'} · {str(g.get('game_type') or '').upper()} · "
+            f"[b]{escape(name)}[/b]  [dim]({escape(str(g.get('name')))})[/dim]",
+            f"by {escape(str(g.get('author') or 'unknown'))} · {escape(str(g.get('game_type') or '').upper())} · "
             f"{players_text(g)} players · {score_text(g)}",
             "",
-            str(g.get("description") or "No description yet."),
+            escape(str(g.get("description") or "No description yet.")),
             "",
-            f"Latest version: [b]{g.get('latest_version') or '—'}[/b]",
+            f"Latest version: [b]{escape(str(g.get('latest_version') or '—'))}[/b]",
         ]
         if version_names:
-            lines.append("Versions: " + ", ".join(version_names))
+            lines.append("Versions: " + escape(", ".join(version_names)))
         have = self.player_app.installed_version(str(g.get("name")))
         lines.append(
-            f"On this computer: {installed_text(have, g.get('latest_version')) if have else 'not installed'}"
+            f"On this computer: {escape(installed_text(have, g.get('latest_version'))) if have else 'not installed'}"
         )
         self.query_one("#about", Static).update("\n".join(lines))
         if self.reviews:
             review_lines = ["[b]Reviews[/b]"]
             for r in self.reviews:
                 stars = "★" * int(r.get("score") or 0) + "☆" * (5 - int(r.get("score") or 0))
-                comment = str(r.get("comment") or "").strip() or "[dim](no comment)[/dim]"
-                review_lines.append(
-                    f"{stars}  [b]{r.get('player')}[/b]  [dim]{when(r.get('created_at'))}[/dim]"
-                )
+                comment = escape(str(r.get("comment") or "").strip()) or "[dim](no comment)[/dim]"
+                player = escape(str(r.get("player")))
+                review_lines.append(f"{stars}  [b]{player}[/b]  [dim]{when(r.get('created_at'))}[/dim]")
                 review_lines.append(f"    {comment}")
         else:
             review_lines = ["[b]Reviews[/b]", "No reviews yet."]
