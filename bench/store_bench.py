@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import hashlib
 import json
 import os
@@ -33,10 +32,15 @@ from pathlib import Path
 import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1] / "src")
+)  # this checkout's playhub, as the server uses
 from bench.common import env, rss_bytes, start_playhub, use_fast_loop  # noqa: E402
 from bench.core_throughput import start_baseline  # noqa: E402
 from playhub.client import Client  # noqa: E402
+from playhub.client.library import LocalLibrary, download_game  # noqa: E402
 from playhub.packages import parse_version  # noqa: E402
+from playhub.protocol.store import DownloadChunkPush  # noqa: E402
 from playhub.store import accounts  # noqa: E402
 from playhub.store.blobs import BlobStore  # noqa: E402
 from playhub.store.db import Database  # noqa: E402
@@ -184,7 +188,8 @@ def start_raw(tmp: Path, mode: str, arg: Path) -> tuple[subprocess.Popen[bytes],
 async def closed_loop_load(
     host: str, port: int, requests: list[bytes], connections: int, seconds: float
 ) -> float:
-    """``bench.common.closed_loop_load`` with a larger line limit (listing answers exceed asyncio's 64 KB default)."""
+    """``bench.common.closed_loop_load`` with a larger line limit (listing answers exceed asyncio's 64 KB default)
+    and skipping pushes, which are not answers."""
     count = 0
     stop_at = 0.0
 
@@ -195,6 +200,8 @@ async def closed_loop_load(
         while time.perf_counter() < stop_at:
             writer.write(line)
             resp = await reader.readline()
+            while resp.startswith(b'{"type"'):  # a push (presence, ...) is not the answer: read on
+                resp = await reader.readline()
             if not resp:
                 raise ConnectionError("server closed the connection")
             count += 1
@@ -216,17 +223,20 @@ async def playhub_download(port: int, token: str, game_id: str, decode: bool) ->
     t0 = time.perf_counter()
     writer.write(json.dumps(req).encode() + b"\n")
     answer = json.loads(await reader.readline())
+    while "status" not in answer:  # pushes (presence, ...) may come before the answer
+        answer = json.loads(await reader.readline())
     if answer.get("status") != "ok":
         raise RuntimeError(f"DOWNLOAD_BEGIN failed: {answer}")
     received = 0
-    chunk_decoder = msgspec.json.Decoder()
+    # A typed decoder turns data_b64 back into bytes in the same pass as the JSON parsing.
+    chunk_decoder = msgspec.json.Decoder(DownloadChunkPush)
     while True:
         line = await reader.readline()
         if not line:
             raise ConnectionError("server closed the connection mid-download")
         if line.startswith(b'{"type":"DOWNLOAD_CHUNK"'):
             if decode:
-                received += len(base64.b64decode(chunk_decoder.decode(line)["payload"]["data_b64"]))
+                received += len(chunk_decoder.decode(line).payload.data_b64)
             continue
         msg = json.loads(line)
         if msg.get("type") == "DOWNLOAD_END":
@@ -315,6 +325,11 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 got, secs = await playhub_download(lobby, client.token or "", ids["big"], decode=False)
                 stream_best = max(stream_best, got / secs)
             results["download_stream_mbps"] = stream_best / 2**20
+            # The client library end to end: part file, resume record, SHA-256 check, safe unpack, rename.
+            library = LocalLibrary(tmp / "downloads", "benchplayer")
+            t0 = time.perf_counter()
+            await download_game(client, library, ids["big"])
+            results["library_mbps"] = big_path.stat().st_size / (time.perf_counter() - t0) / 2**20
             results["big_bytes"] = big_path.stat().st_size
             results["download_raw_mbps"] = raw_best / 2**20
             results["download_playhub_mbps"] = hub_best / 2**20
@@ -341,12 +356,14 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
 
             sampler = asyncio.create_task(sample())
             t0 = time.perf_counter()
-            outs = await asyncio.gather(
-                *(playhub_download(lobby, tok, ids["medium"], decode=False) for tok in parallel)
-            )
-            elapsed = time.perf_counter() - t0
-            done.set()
-            await sampler
+            try:
+                outs = await asyncio.gather(
+                    *(playhub_download(lobby, tok, ids["medium"], decode=False) for tok in parallel)
+                )
+            finally:
+                elapsed = time.perf_counter() - t0
+                done.set()
+                await sampler
             medium = (tmp / "data" / "uploadedGame" / ids["medium"] / "1.0.0.zip").stat().st_size
             results["parallel"] = args.parallel
             results["parallel_bytes"] = medium
@@ -400,6 +417,7 @@ def main() -> None:
     print(
         f"  ratio                       : {r['download_playhub_mbps'] / r['download_raw_mbps']:.2f}x (target >= 0.25x)"
     )
+    print(f"  download_game, installed    : {r['library_mbps']:10.1f} MB/s (write, SHA-256, unpack, rename)")
     print(f"{int(r['parallel'])} concurrent downloads of {r['parallel_bytes'] / 2**20:.0f} MB:")
     print(f"  aggregate                   : {r['parallel_mbps']:10.1f} MB/s in {r['parallel_seconds']:.1f} s")
     print(

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from playhub.sdk import PlayerContext, connect_to_game_sync
+from playhub.sdk import PlayerContext, connect_to_game, connect_to_game_sync, jsonl
 from tests.games_helpers import (
     GAMES,
     ReportSink,
@@ -212,3 +212,41 @@ async def test_pygame_client_process_rejected_and_forfeit() -> None:
         assert (await finish(server))[0] == 0
     assert sink.results()["winner"] == "bob"
     assert os.environ.get("SDL_VIDEODRIVER") in (None, "dummy")
+
+
+async def test_server_refuses_bad_moves_and_keeps_playing() -> None:
+    """Raw SDK clients: out-of-turn, off-board, malformed and non-JSON messages get ERROR; the game goes on."""
+    async with ReportSink() as sink:
+        room = Room(["ann", "bob"], lobby_port=sink.port, game_name="connect4")
+        server = await start(FOLDER, "server.py", room.server_env())
+        ann_r, ann_w, _ = await connect_to_game(PlayerContext.from_env(room.client_env("ann")))
+        bob_r, bob_w, _ = await connect_to_game(PlayerContext.from_env(room.client_env("bob")))
+
+        async def next_of(reader: asyncio.StreamReader, kind: str) -> dict:
+            while True:
+                msg = await asyncio.wait_for(jsonl.recv(reader), 10)
+                assert msg is not None
+                if msg["type"] == kind:
+                    return msg
+
+        assert (await next_of(ann_r, "START"))["discs"] == {"ann": 1, "bob": 2}
+        await jsonl.send(bob_w, {"type": "MOVE", "column": 0})
+        assert (await next_of(bob_r, "ERROR"))["reason"] == "it is ann's turn"
+        for bad in ({"type": "MOVE", "column": 7}, {"type": "MOVE", "column": "3"}, {"type": "DANCE"}):
+            await jsonl.send(ann_w, bad)
+            assert (await next_of(ann_r, "ERROR"))["reason"]
+        ann_w.write(b"this is not json\n")
+        assert (await next_of(ann_r, "ERROR"))["reason"] == "send MOVE {column}"
+        for i in range(6):  # fill column 0: the seventh disc does not fit
+            mover_w = ann_w if i % 2 == 0 else bob_w
+            await jsonl.send(mover_w, {"type": "MOVE", "column": 0})
+            state = await next_of(ann_r, "STATE")
+        assert [row[0] for row in state["grid"]] == [2, 1, 2, 1, 2, 1]
+        await jsonl.send(ann_w, {"type": "MOVE", "column": 0})
+        assert (await next_of(ann_r, "ERROR"))["reason"] == "column 1 is full"
+        await jsonl.close(ann_w)  # ann leaves: bob wins
+        over = await next_of(bob_r, "GAME_OVER")
+        assert over["winner"] == "bob"
+        await jsonl.close(bob_w)
+        assert (await finish(server))[0] == 0
+    assert sink.results()["winner"] == "bob"

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
-from tests.games_helpers import GAMES, ReportSink, Room, finish, load_game_module, play_match, reap, start
+from tests.games_helpers import (
+    GAMES,
+    ReportSink,
+    Room,
+    finish,
+    load_game_module,
+    play_match,
+    reap,
+    start,
+    wait_output,
+)
 
 pytestmark = pytest.mark.usefixtures(reap.__name__)
 FOLDER = GAMES / "rps"
@@ -123,3 +135,18 @@ async def test_wrong_ticket_is_rejected_and_leaver_forfeits() -> None:
         assert (await finish(server))[0] == 0
     results = sink.results()
     assert results["winner"] == "bob" and "forfeit" in results["summary"]
+
+
+async def test_ctrl_c_leaves_cleanly() -> None:
+    async with ReportSink() as sink:
+        room = Room(["ann", "bob"], lobby_port=sink.port, game_name="rps")
+        server = await start(FOLDER, "server.py", room.server_env())
+        client = await start(FOLDER, "client.py", room.client_env("ann"), stdin=True)
+        bot = await start(FOLDER, "bot.py", room.client_env("bob"))
+        await wait_output(client, "Round 1")
+        client.send_signal(signal.SIGINT)
+        rc, out = await finish(client)
+        assert rc == 130 and "You left the game." in out and "Traceback" not in out
+        assert (await finish(bot))[0] == 0
+        assert (await finish(server))[0] == 0
+    assert sink.results()["winner"] == "bob"

@@ -54,7 +54,10 @@ async def game_status(hub: Harness, name: str) -> tuple[str, str | None]:
 
 
 async def test_interactive_console_end_to_end(hub: Harness, tmp_path: Path) -> None:
-    snake = make_game_folder(tmp_path, "snake")
+    # Text that looks like rich markup is shown as it is, never interpreted (or crashing the console).
+    snake = make_game_folder(
+        tmp_path, "snake", description="Eat [apples] [/oops] fast", display_name="Snake [/x]"
+    )
     broken = make_game_folder(tmp_path, "broken", entry_server=None, display_name=None)
     answers = [
         "2",
@@ -97,6 +100,7 @@ async def test_interactive_console_end_to_end(hub: Harness, tmp_path: Path) -> N
     assert "not newer than the latest version 1.0.0 (code 104)" in out
     assert "Published new version: snake 1.0.1" in out
     assert "Versions of snake" in out and "1.0.0" in out
+    assert "Eat [apples] [/oops] fast" in out and "Snake [/x]" in out
     assert "snake is now delisted" in out
     assert "Logged out ann" in out
     assert "wrong username or password (code 101)" in out

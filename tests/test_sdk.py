@@ -11,9 +11,11 @@ import pytest
 
 from playhub.sdk import (
     GameRejected,
+    Inbox,
     PlayerContext,
     RoomContext,
     accept_players,
+    close_all,
     connect_to_game,
     connect_to_game_sync,
     jsonl,
@@ -304,3 +306,24 @@ async def test_legacy_line_without_secret() -> None:
         assert await ctx.areport_finished(RESULTS, kick_all=True) is True
         await asyncio.wait_for(sink.received.wait(), 5)
     assert sink.messages == [{"kind": "game_finished", "room_id": "r1", "kick_all": True}]
+
+
+async def test_inbox_merges_players_messages() -> None:
+    room = Room(["ann", "bob"])
+    ctx, pctx = contexts(room)
+    accepting = asyncio.create_task(accept_players(ctx, timeout=10))
+    ra, wa, _ = await connect_to_game(pctx["ann"])
+    rb, wb, _ = await connect_to_game(pctx["bob"])
+    players = await accepting
+    async with Inbox(players) as inbox:
+        await jsonl.send(wa, {"type": "MOVE", "n": 1})
+        assert await inbox.get(5) == ("ann", {"type": "MOVE", "n": 1})
+        wb.write(b"garbage\n")
+        assert await inbox.get(5) == ("bob", {})  # not JSON: an empty message, the game answers ERROR
+        with pytest.raises(TimeoutError):
+            await inbox.get(0.05)
+        await jsonl.close(wb)
+        assert await inbox.get(5) == ("bob", None)  # bob left
+    await close_all(players)
+    assert await jsonl.recv(ra) is None
+    await jsonl.close(wa)

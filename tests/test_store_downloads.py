@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import os
+import socket
 
 import pytest
 
@@ -138,7 +139,12 @@ async def test_disconnect_mid_stream_frees_the_download(make_hub) -> None:
     game = await publish(hub.app, "big", "1.0.0", payload_bytes=8 << 20)
     alice = await hub.player("alice")
     # A raw client that asks, reads a little, and hangs up: the server is blocked on flow control by then.
-    reader, writer = await asyncio.open_connection("127.0.0.1", hub.app.lobby_port, limit=1 << 20)
+    # A small receive buffer, so the server is still streaming (blocked on flow control) when the client hangs up.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", hub.app.lobby_port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
     req = {"type": "DOWNLOAD_BEGIN", "token": alice.token, "payload": {"game_id": game}}
     writer.write(json.dumps(req).encode() + b"\n")
     await writer.drain()
@@ -157,7 +163,7 @@ async def test_disconnect_mid_stream_frees_the_download(make_hub) -> None:
 
 async def test_cancel_download_stops_the_stream(make_hub) -> None:
     hub = await make_hub(download_chunk_size=16 * 1024)
-    game = await publish(hub.app, "big", "1.0.0", payload_bytes=4 << 20)
+    game = await publish(hub.app, "big", "1.0.0", payload_bytes=16 << 20)
     alice = await hub.player("alice")
     queue = alice.subscribe("DOWNLOAD_CHUNK")
     ends = alice.subscribe("DOWNLOAD_END")
@@ -175,7 +181,7 @@ async def test_cancel_download_stops_the_stream(make_hub) -> None:
 
 async def test_download_limits(make_hub) -> None:
     hub = await make_hub(download_chunk_size=4096, max_concurrent_downloads=2, max_downloads_per_connection=1)
-    game = await publish(hub.app, "big", "1.0.0", payload_bytes=2 << 20)
+    game = await publish(hub.app, "big", "1.0.0", payload_bytes=6 << 20)
     alice = await hub.player("alice")
     bob = await hub.player("bob")
     carol = await hub.player("carol")

@@ -107,7 +107,8 @@ async def test_interrupted_download_resumes(make_hub, tmp_path: Path) -> None:
     first = await hub.player("alice")
     library = LocalLibrary(tmp_path / "dl", "alice")
     await download_game(first, library, game)
-    await publish(app, "big", "2.0.0", payload_bytes=1_500_000)
+    # Large enough that socket and reader buffers (a few MB) cannot hold the rest of the stream when the cut comes.
+    await publish(app, "big", "2.0.0", payload_bytes=12_000_000)
     size = app.blobs.archive(game, "2.0.0").stat().st_size
 
     def cut(done: int, total: int) -> None:
@@ -127,7 +128,7 @@ async def test_interrupted_download_resumes(make_hub, tmp_path: Path) -> None:
     got = await download_game(again, library, game, progress=lambda done, total: seen.append(done))
     assert seen[0] > 400_000  # it continued where it stopped
     assert got.version == "2.0.0" and library.installed_version("big") == "2.0.0"
-    assert (got.path / "assets" / "blob.bin").stat().st_size == 1_500_000
+    assert (got.path / "assets" / "blob.bin").stat().st_size == 12_000_000
     assert _leftovers(library, "big") == []
 
 
@@ -165,12 +166,14 @@ async def test_download_refusals_leave_nothing_behind(hub, tmp_path: Path) -> No
 
 
 def test_library_refuses_unsafe_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for bad in ("..", "../x", "a/b", ".hidden", ""):
+    for bad in ("..", ".", "../x", "a/b", "a\\b", ""):
         with pytest.raises(ValueError):
             LocalLibrary(tmp_path, bad)
+    assert LocalLibrary(tmp_path, ".bob").base == tmp_path / ".bob"  # a valid username
     library = LocalLibrary(tmp_path, "alice")
-    with pytest.raises(ValueError):
-        library.game_dir("../bob")
+    for bad in ("../bob", ".staging-x", ".."):
+        with pytest.raises(ValueError):
+            library.game_dir(bad)
     with pytest.raises(ValueError):
         library.version_dir("rps", "1.0")
     assert library.versions("missing") == [] and library.installed() == {}
@@ -178,3 +181,53 @@ def test_library_refuses_unsafe_names(tmp_path: Path, monkeypatch: pytest.Monkey
     assert default_downloads_root() == tmp_path / "elsewhere"
     monkeypatch.delenv("PLAYHUB_DOWNLOADS")
     assert default_downloads_root() == Path("downloads")
+
+
+async def test_same_download_twice_at_once_installs_once(hub, tmp_path: Path) -> None:
+    import asyncio
+
+    game = await publish(hub.app, "rps", "1.0.0", payload_bytes=200_000)
+    alice = await hub.player("alice")
+    library = LocalLibrary(tmp_path / "dl", "alice")
+    first, second = await asyncio.gather(
+        download_game(alice, library, game), download_game(alice, library, game)
+    )
+    assert first == second and library.versions("rps") == ["1.0.0"]
+    assert _leftovers(library, "rps") == []
+
+
+async def test_stale_resume_record_starts_over(make_hub, tmp_path: Path) -> None:
+    import json
+
+    hub = await make_hub(download_chunk_size=16 * 1024)
+    game = await publish(hub.app, "big", "1.0.0", payload_bytes=12_000_000)
+    first = await hub.player("alice")
+    library = LocalLibrary(tmp_path / "dl", "alice")
+
+    def cut(done: int, total: int) -> None:
+        if done > 400_000:
+            first.writer.transport.abort()
+
+    with pytest.raises(ConnectionLost):
+        await download_game(first, library, game, progress=cut)
+    record_path = library.resume_path("big", "1.0.0")
+    record = json.loads(record_path.read_text())
+    # The package changed since (another checksum): the next attempt must not glue two packages together.
+    record_path.write_text(json.dumps({**record, "checksum": "0" * 64}))
+    again = await hub.lobby()
+    await again.login_player("alice", "secret-pw")
+    seen: list[int] = []
+    got = await download_game(again, library, game, progress=lambda done, total: seen.append(done))
+    assert seen[0] == 0 and got.version == "1.0.0"
+    assert _leftovers(library, "big") == []
+
+
+async def test_download_over_length_prefixed_framing(hub, tmp_path: Path) -> None:
+    from playhub.wire import Framing
+
+    game = await publish(hub.app, "rps", "1.0.0", payload_bytes=300_000)
+    client = await hub.lobby(Framing.LENGTH_PREFIXED)
+    await client.register_player("alice", "secret-pw")
+    library = LocalLibrary(tmp_path / "dl", "alice")
+    got = await download_game(client, library, game)
+    assert (got.path / "assets" / "blob.bin").stat().st_size == 300_000

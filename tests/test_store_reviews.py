@@ -97,7 +97,7 @@ async def test_my_played_games(hub) -> None:
     assert [g["name"] for g in games] == ["tetris", "rps"]  # most recently played first
     by_name = {g["name"]: g for g in games}
     assert by_name["tetris"]["my_review"] is None
-    assert by_name["rps"]["display_name"] == "RPS" and by_name["rps"]["times_played"] == 2
+    assert by_name["rps"]["display_name"] == "RPS" and by_name["rps"]["rooms_played"] == 2
     review = by_name["rps"]["my_review"]
     assert (review["score"], review["comment"]) == (4, "nice") and review["created_at"] > 0
     assert by_name["rps"]["last_played_at"] > 0

@@ -20,23 +20,9 @@ import sys
 
 from rules import Game, IllegalMove
 
-from playhub.sdk import RoomContext, accept_players, broadcast, close_all, jsonl
+from playhub.sdk import Inbox, RoomContext, accept_players, broadcast, close_all, jsonl
 
 log = logging.getLogger("connect4")
-
-
-async def pump(
-    name: str, reader: asyncio.StreamReader, inbox: asyncio.Queue[tuple[str, dict | None]]
-) -> None:
-    """Forward a player's messages to the shared inbox; None means they left."""
-    while True:
-        try:
-            msg = await jsonl.recv(reader)
-        except jsonl.ProtocolError:
-            msg = None
-        await inbox.put((name, msg))
-        if msg is None:
-            return
 
 
 async def play(ctx: RoomContext, turn_timeout: float, join_timeout: float) -> int:
@@ -47,40 +33,37 @@ async def play(ctx: RoomContext, turn_timeout: float, join_timeout: float) -> in
         await ctx.areport_finished({"winner": None, "scores": {}, "summary": f"cancelled: {exc}"})
         return 3
     game = Game(list(players))
-    inbox: asyncio.Queue[tuple[str, dict | None]] = asyncio.Queue()
-    pumps = [asyncio.create_task(pump(n, r, inbox)) for n, (r, _) in players.items()]
     await broadcast(
         players,
         {"type": "START", "players": game.players, "discs": {p: game.disc_of(p) for p in game.players}},
     )
     await broadcast(players, {"type": "STATE", **game.state()})
-    while not game.over:
-        try:
-            name, msg = await asyncio.wait_for(inbox.get(), turn_timeout)
-        except TimeoutError:
-            log.info("%s did not move in time", game.current)
-            game.forfeit(game.current)
-            break
-        if msg is None:
-            log.info("%s left", name)
-            game.forfeit(name)
-            break
-        if msg.get("type") != "MOVE":
-            await jsonl.send(players[name][1], {"type": "ERROR", "reason": "send MOVE {column}"})
-            continue
-        try:
-            game.play(name, msg.get("column"))  # type: ignore[arg-type]
-        except IllegalMove as exc:
-            await jsonl.send(players[name][1], {"type": "ERROR", "reason": str(exc)})
-            continue
-        await broadcast(players, {"type": "STATE", **game.state()})
+    async with Inbox(players) as inbox:
+        while not game.over:
+            try:
+                name, msg = await inbox.get(turn_timeout)
+            except TimeoutError:
+                log.info("%s did not move in time", game.current)
+                game.forfeit(game.current)
+                break
+            if msg is None:
+                log.info("%s left", name)
+                game.forfeit(name)
+                break
+            if msg.get("type") != "MOVE":
+                await jsonl.send(players[name][1], {"type": "ERROR", "reason": "send MOVE {column}"})
+                continue
+            try:
+                game.play(name, msg.get("column"))  # type: ignore[arg-type]
+            except IllegalMove as exc:
+                await jsonl.send(players[name][1], {"type": "ERROR", "reason": str(exc)})
+                continue
+            await broadcast(players, {"type": "STATE", **game.state()})
     results = game.results()
     log.info("%s", results["summary"])
     await broadcast(
         players, {"type": "GAME_OVER", **results, "grid": game.grid, "line": game.state()["line"]}
     )
-    for task in pumps:
-        task.cancel()
     await close_all(players)
     await ctx.areport_finished(results)
     return 0

@@ -22,23 +22,9 @@ import sys
 
 from rules import IllegalMove, PigGame
 
-from playhub.sdk import RoomContext, accept_players, broadcast, close_all, jsonl
+from playhub.sdk import Inbox, RoomContext, accept_players, broadcast, close_all, jsonl
 
 log = logging.getLogger("pig")
-
-
-async def pump(
-    name: str, reader: asyncio.StreamReader, inbox: asyncio.Queue[tuple[str, dict | None]]
-) -> None:
-    """Forward a player's messages to the shared inbox; None means they left."""
-    while True:
-        try:
-            msg = await jsonl.recv(reader)
-        except jsonl.ProtocolError:
-            msg = None
-        await inbox.put((name, msg))
-        if msg is None:
-            return
 
 
 async def play(ctx: RoomContext, game_args: dict, turn_timeout: float, join_timeout: float) -> int:
@@ -50,41 +36,38 @@ async def play(ctx: RoomContext, game_args: dict, turn_timeout: float, join_time
         await ctx.areport_finished({"winner": None, "scores": {}, "summary": f"cancelled: {exc}"})
         return 3
     game = PigGame(list(players), **game_args)
-    inbox: asyncio.Queue[tuple[str, dict | None]] = asyncio.Queue()
-    pumps = [asyncio.create_task(pump(n, r, inbox)) for n, (r, _) in players.items()]
     await broadcast(players, {"type": "START", "players": game.players, "target": game.target})
     await broadcast(players, {"type": "STATE", **game.state()})
-    while not game.over:
-        try:
-            name, msg = await asyncio.wait_for(inbox.get(), turn_timeout)
-        except TimeoutError:
-            log.info("%s is idle: automatic hold", game.current)
-            game.hold(game.current)
+    async with Inbox(players) as inbox:
+        while not game.over:
+            try:
+                name, msg = await inbox.get(turn_timeout)
+            except TimeoutError:
+                log.info("%s is idle: automatic hold", game.current)
+                game.hold(game.current)
+                await broadcast(players, {"type": "STATE", **game.state()})
+                continue
+            if msg is None:
+                log.info("%s left", name)
+                game.remove(name)
+                players.pop(name)
+                await broadcast(players, {"type": "STATE", **game.state()})
+                continue
+            kind = msg.get("type")
+            try:
+                if kind == "ROLL":
+                    game.roll(name)
+                elif kind == "HOLD":
+                    game.hold(name)
+                else:
+                    raise IllegalMove("send ROLL or HOLD")
+            except IllegalMove as exc:
+                await jsonl.send(players[name][1], {"type": "ERROR", "reason": str(exc)})
+                continue
             await broadcast(players, {"type": "STATE", **game.state()})
-            continue
-        if msg is None:
-            log.info("%s left", name)
-            game.remove(name)
-            players.pop(name)
-            await broadcast(players, {"type": "STATE", **game.state()})
-            continue
-        kind = msg.get("type")
-        try:
-            if kind == "ROLL":
-                game.roll(name)
-            elif kind == "HOLD":
-                game.hold(name)
-            else:
-                raise IllegalMove("send ROLL or HOLD")
-        except IllegalMove as exc:
-            await jsonl.send(players[name][1], {"type": "ERROR", "reason": str(exc)})
-            continue
-        await broadcast(players, {"type": "STATE", **game.state()})
     results = game.results()
     log.info("%s", results["summary"])
     await broadcast(players, {"type": "GAME_OVER", **results})
-    for task in pumps:
-        task.cancel()
     await close_all(players)
     await ctx.areport_finished(results)
     return 0

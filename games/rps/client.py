@@ -85,4 +85,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C: leave the game (the server counts it as a forfeit)
+        print("\nYou left the game.")
+        sys.exit(130)

@@ -21,7 +21,7 @@ class Settings:
 
     # --- wire ---
     max_frame_bytes: int = 1 << 20  # one JSON document; an upload chunk of 256 KiB base64-encodes to ~342 KiB
-    read_size: int = 1 << 16
+    read_size: int = 1 << 18
     max_send_buffer_bytes: int = 4 << 20  # a client whose unread responses exceed this is disconnected
     max_connections: int = 10_000
 
@@ -44,7 +44,7 @@ class Settings:
     display_name_max: int = 80
     description_max: int = 2_000
     max_players_limit: int = 64
-    chunk_size: int = 256 * 1024  # suggested decoded bytes per upload/download chunk
+    chunk_size: int = 256 * 1024  # suggested decoded bytes per upload chunk (downloads: download_chunk_size)
     max_package_bytes: int = 512 << 20
     max_unpacked_bytes: int = 1 << 30
     max_package_files: int = 5_000
@@ -54,9 +54,9 @@ class Settings:
     # --- downloads ---
     max_concurrent_downloads: int = 256
     max_downloads_per_connection: int = 4  # streams one connection may run at once
-    # Decoded bytes per DOWNLOAD_CHUNK. base64 work holds the GIL, so smaller chunks keep the loop's pauses short and a
-    # stream's memory small (about 5 chunk-sized buffers in flight); 64 KiB costs little throughput.
-    download_chunk_size: int = 64 * 1024
+    # Decoded bytes per DOWNLOAD_CHUNK. Encoding holds the GIL, so moderate chunks keep the loop's pauses short and a
+    # stream's memory small (about 5 chunk-sized buffers in flight) while amortising the per-chunk cost.
+    download_chunk_size: int = 128 * 1024
     store_detail_cache_max: int = 4_096  # cached GET_GAME_DETAIL answers (dropped oldest first)
 
     # --- reviews ---

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -153,7 +154,7 @@ async def connect(address: ServerAddress) -> Client:
     except (OSError, TimeoutError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else (str(exc) or "timed out")
         raise CliError(
-            f"cannot connect to the developer server at {address}: {reason}. "
+            f"cannot connect to the developer server at {escape(str(address))}: {reason}. "
             "Is 'playhub serve' running? Set --host/--port or --data-dir."
         ) from None
 
@@ -196,7 +197,7 @@ def games_table(games: list[dict[str, Any]], numbered: bool = False) -> Table:
         status = g["status"] if g["status"] == "ONLINE" else f"[yellow]{g['status']}[/]"
         row = [
             g["name"],
-            g.get("display_name", ""),
+            escape(str(g.get("display_name", ""))),
             g.get("game_type", ""),
             players,
             status,
@@ -263,16 +264,19 @@ def _run_action(
     try:
         return asyncio.run(main())
     except CliError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return exc.status
     except PlayHubError as exc:
-        err.print(f"[red]refused:[/] {describe(exc)}", highlight=False)
+        err.print(f"[red]refused:[/] {escape(str(describe(exc)))}", highlight=False)
         return EXIT_REFUSED
     except packages.PackageError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return EXIT_USAGE
     except (ConnectionLost, ConnectionError) as exc:
-        err.print(f"[red]error:[/] lost the connection to {server_address(args)}: {exc}", highlight=False)
+        err.print(
+            f"[red]error:[/] lost the connection to {escape(str(server_address(args)))}: {escape(str(exc))}",
+            highlight=False,
+        )
         return EXIT_REFUSED
 
 
@@ -301,7 +305,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     try:
         check_folder(folder, args.version)  # local problems are reported before connecting anywhere
     except packages.PackageError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
+        Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return EXIT_USAGE
     address = server_address(args)
     args.extra_clients = []
@@ -353,7 +357,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
                 if attempt == PUBLISH_ATTEMPTS:
                     raise
                 dropped = True
-                Console(stderr=True).print(f"connection lost; reconnecting to {address} (the upload resumes)")
+                Console(stderr=True).print(
+                    f"connection lost; reconnecting to {escape(str(address))} (the upload resumes)"
+                )
                 await asyncio.sleep(attempt)
                 await client.close()
                 client = await connect(address)
@@ -429,7 +435,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     if not packages.NAME_RE.fullmatch(args.name):
         err.print(
-            f"[red]error:[/] '{args.name}' is not a valid game name: use 2-64 lowercase letters, digits, "
+            f"[red]error:[/] '{escape(str(args.name))}' is not a valid game name: use 2-64 lowercase letters, digits, "
             "'_' or '-', starting with a letter or digit",
             highlight=False,
         )
@@ -438,21 +444,24 @@ def cmd_init(args: argparse.Namespace) -> int:
         from playhub.templates import create_game
     except ImportError as exc:
         err.print(
-            f"[red]error:[/] game templates are not available in this installation ({exc})", highlight=False
+            f"[red]error:[/] game templates are not available in this installation ({escape(str(exc))})",
+            highlight=False,
         )
         return EXIT_USAGE
     dest = args.dir if args.dir is not None else Path(args.name)
     if (dest.is_dir() and any(dest.iterdir())) or (dest.exists() and not dest.is_dir()):
-        err.print(f"[red]error:[/] '{dest}' already exists; choose another --dir", highlight=False)
+        err.print(
+            f"[red]error:[/] '{escape(str(dest))}' already exists; choose another --dir", highlight=False
+        )
         return EXIT_USAGE
     try:
         created = create_game(dest, args.name, args.game_type)
     except (OSError, ValueError) as exc:
-        err.print(f"[red]error:[/] could not create the game: {exc}", highlight=False)
+        err.print(f"[red]error:[/] could not create the game: {escape(str(exc))}", highlight=False)
         return EXIT_USAGE
     Console().print(
-        f"created {args.game_type} game '{args.name}' in {created}\n"
-        f"next: edit it, then 'playhub dev publish {created}'",
+        f"created {args.game_type} game '{escape(str(args.name))}' in {escape(str(created))}\n"
+        f"next: edit it, then 'playhub dev publish {escape(str(created))}'",
         highlight=False,
     )
     return EXIT_OK
@@ -542,7 +551,7 @@ class DevConsole:
     # main loop ---------------------------------------------------------------------------------------------------
     def main(self) -> int:
         self.client = self.run(connect(self.address))
-        self.console.print(f"[bold]PlayHub developer console[/] — server {self.address}")
+        self.console.print(f"[bold]PlayHub developer console[/] — server {escape(str(self.address))}")
         user = _opt(self.args, "user") or os.environ.get(USER_ENV)
         password = _opt(self.args, "password") or os.environ.get(PASSWORD_ENV)
         # Credentials given on the command line or in the environment: log in right away.
@@ -563,16 +572,18 @@ class DevConsole:
                 except PlayHubError as exc:
                     self.report(exc)
                 except (ConnectionLost, ConnectionError) as exc:
-                    self.console.print(f"[red]Lost the connection to {self.address}: {exc}[/]")
+                    self.console.print(
+                        f"[red]Lost the connection to {escape(str(self.address))}: {escape(str(exc))}[/]"
+                    )
                     self.client = None
                 except packages.PackageError as exc:
-                    self.console.print(f"[red]{exc}[/]", highlight=False)
+                    self.console.print(f"[red]{escape(str(exc))}[/]", highlight=False)
         except _Quit:
             self.console.print("Bye.")
             return EXIT_OK
 
     def report(self, exc: PlayHubError) -> None:
-        self.console.print(f"[red]Refused: {describe(exc)}[/]", highlight=False)
+        self.console.print(f"[red]Refused: {escape(str(describe(exc)))}[/]", highlight=False)
         if self.user is not None and (
             isinstance(exc, Unauthorized) or (isinstance(exc, BadState) and "log in" in exc.message)
         ):
@@ -643,9 +654,9 @@ class DevConsole:
         try:
             manifest = check_folder(folder)
         except packages.PackageError as exc:
-            self.console.print(f"[red]Cannot publish this folder: {exc}[/]", highlight=False)
+            self.console.print(f"[red]Cannot publish this folder: {escape(str(exc))}[/]", highlight=False)
             return None
-        table = Table(title=f"manifest.json of {folder}", show_header=False)
+        table = Table(title=f"manifest.json of {escape(str(folder))}", show_header=False)
         for key in (
             "name",
             "display_name",
@@ -656,7 +667,7 @@ class DevConsole:
             "entry_client",
             "description",
         ):
-            table.add_row(key, str(getattr(manifest, key)))
+            table.add_row(key, escape(str(getattr(manifest, key))))
         self.console.print(table)
         return folder, manifest
 
@@ -698,7 +709,8 @@ class DevConsole:
                 continue
             what = "new game" if result["created"] else "new version"
             self.console.print(
-                f"[green]Published {what}: {folder.name} {result['version']}.[/]", highlight=False
+                f"[green]Published {what}: {escape(str(folder.name))} {result['version']}.[/]",
+                highlight=False,
             )
             return
 
@@ -746,7 +758,7 @@ class DevConsole:
         self.console.print(versions_table(game["name"], versions) if versions else "No versions yet.")
         self.console.print(
             f"Status: {game['status']}; players: {game.get('min_players', game['max_players'])}-"
-            f"{game['max_players']}; score: {fmt_score(game)}. {game.get('description', '')}",
+            f"{game['max_players']}; score: {fmt_score(game)}. {escape(str(game.get('description', '')))}",
             highlight=False,
         )
 
@@ -777,7 +789,7 @@ def run_interactive(args: argparse.Namespace) -> int:
     try:
         return dev.main()
     except CliError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
+        Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return exc.status
     finally:
         dev.close()

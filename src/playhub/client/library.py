@@ -51,9 +51,15 @@ def default_downloads_root() -> Path:
     return Path(os.environ.get("PLAYHUB_DOWNLOADS") or "downloads")
 
 
-def _safe_component(value: str, what: str) -> str:
-    """Names become folder names: refuse anything that could leave the library or hide as a dot-file."""
-    if not value or value.startswith(".") or any(ch in value for ch in "/\\\x00:") or len(value) > 128:
+def _safe_component(value: str, what: str, *, leading_dot: bool = False) -> str:
+    """Names become folder names: refuse anything that could leave the library. Game folders may not start with a
+    dot, which marks work in progress (``.staging-*``, ``.trash-*``); player names may (``.bob`` is a valid user)."""
+    if (
+        value in ("", ".", "..")
+        or (value.startswith(".") and not leading_dot)
+        or any(ch in value for ch in "/\\\x00:")
+        or len(value) > 128
+    ):
         raise ValueError(f"{what} {value!r} cannot be used as a folder name")
     return value
 
@@ -71,7 +77,7 @@ class LocalLibrary:
 
     def __init__(self, root: Path, player: str) -> None:
         self.root = Path(root)
-        self.player = _safe_component(player, "player name")
+        self.player = _safe_component(player, "player name", leading_dot=True)
         self.base = self.root / self.player
 
     # --- paths ---------------------------------------------------------------------------------------------------
@@ -163,15 +169,7 @@ class LocalLibrary:
 
 
 # --- downloads -------------------------------------------------------------------------------------------------------
-_locks: dict[Path, asyncio.Lock] = {}
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+_locks: dict[tuple[int, Path], tuple[asyncio.Lock, int]] = {}
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -204,11 +202,23 @@ def _prepare_part(part: Path, record: dict[str, Any] | None) -> int:
     return have
 
 
-def _append_chunks(part: Path, blobs: list[str]) -> int:
+def _append_chunks(part: Path, blobs: list[str], digest: Any) -> int:
+    """Decode, hash and append a batch of chunks (in a worker thread); returns the part's new size."""
     with open(part, "ab") as f:
         for blob in blobs:
-            f.write(base64.b64decode(blob, validate=True))
+            data = base64.b64decode(blob, validate=True)
+            digest.update(data)
+            f.write(data)
         return f.tell()
+
+
+def _hash_prefix(part: Path) -> Any:
+    """The running SHA-256 of what a resumed part already holds."""
+    digest = hashlib.sha256()
+    with open(part, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest
 
 
 def _install(archive: Path, game_dir: Path, version: str) -> Path:
@@ -229,6 +239,13 @@ def _install(archive: Path, game_dir: Path, version: str) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+def _has_data(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
 
 
 def _discard(*paths: Path) -> None:
@@ -257,13 +274,25 @@ async def download_game(
     wanted = version or detail.get("latest_version")
     if not isinstance(wanted, str):
         raise InvalidRequest("this game has no published version")
-    existing = library.get(name, wanted) if is_version(wanted) else None
+    existing = await asyncio.to_thread(library.get, name, wanted) if is_version(wanted) else None
     if existing is not None:
         return existing
-    part = library.part_path(name, wanted)
-    lock = _locks.setdefault(part.resolve(), asyncio.Lock())
-    async with lock:
-        return await _download_locked(client, library, game_id, name, wanted, progress)
+    # One download per part file at a time in this process (two tasks asking for the same version wait for each other).
+    key = (id(asyncio.get_running_loop()), library.part_path(name, wanted).absolute())
+    lock, users = _locks.get(key, (asyncio.Lock(), 0))
+    _locks[key] = (lock, users + 1)
+    try:
+        async with lock:
+            existing = await asyncio.to_thread(library.get, name, wanted)
+            if existing is not None:  # installed by the task we waited for
+                return existing
+            return await _download_locked(client, library, game_id, name, wanted, progress)
+    finally:
+        lock, users = _locks[key]
+        if users <= 1:
+            del _locks[key]
+        else:
+            _locks[key] = (lock, users - 1)
 
 
 async def _download_locked(
@@ -274,18 +303,43 @@ async def _download_locked(
     if record is not None and (record["game_id"] != game_id or record["version"] != version):
         record = None
     start_seq = await asyncio.to_thread(_prepare_part, part, record)
+    try:
+        return await _fetch_and_install(client, library, game_id, name, version, progress, record, start_seq)
+    except PlayHubError as exc:
+        if isinstance(exc, ChecksumMismatch) or (
+            start_seq == 0 and not await asyncio.to_thread(_has_data, part)
+        ):
+            # Refused before any byte arrived (or the bytes were wrong): nothing worth keeping for a later attempt.
+            await asyncio.to_thread(_discard, part, record_path)
+            with contextlib.suppress(OSError):
+                part.parent.rmdir()  # only if this attempt created it and left it empty
+        raise
+
+
+async def _fetch_and_install(
+    client: Client,
+    library: LocalLibrary,
+    game_id: str,
+    name: str,
+    version: str,
+    progress: Progress | None,
+    record: dict[str, Any] | None,
+    start_seq: int,
+) -> InstalledGame:
+    part, record_path = library.part_path(name, version), library.resume_path(name, version)
     pushes = client.subscribe(None)
     try:
         try:
             answer = await client.request(
                 "DOWNLOAD_BEGIN", {"game_id": game_id, "version": version, "start_seq": start_seq}
             )
-        except PlayHubError:
-            if start_seq == 0:  # nothing worth keeping for a later attempt
-                await asyncio.to_thread(_discard, part, record_path)
-                with contextlib.suppress(OSError):
-                    part.parent.rmdir()  # only if this attempt created it and left it empty
-            raise
+        except InvalidRequest:
+            if start_seq == 0:
+                raise
+            # The resume point no longer fits the package (it changed, or the server's chunk size did): start over.
+            start_seq = await asyncio.to_thread(_prepare_part, part, None)
+            record = None
+            answer = await client.request("DOWNLOAD_BEGIN", {"game_id": game_id, "version": version})
         fresh = {
             "game_id": game_id,
             "version": answer["version"],
@@ -305,12 +359,14 @@ async def _download_locked(
             )
         record = {**fresh, "next_seq": start_seq}
         await asyncio.to_thread(_write_json_atomic, record_path, record)
-        checksum = await _receive(client, pushes, answer, part, record, record_path, progress)
+        # Hash while writing, so the whole package is not read back at the end (a resumed part hashes its prefix).
+        digest = await asyncio.to_thread(_hash_prefix, part)
+        checksum = await _receive(client, pushes, answer, part, record, record_path, progress, digest)
     finally:
         client.unsubscribe(pushes)
 
     expected = checksum.lower().removeprefix("sha256:")
-    actual = await asyncio.to_thread(_sha256_file, part)
+    actual = digest.hexdigest()
     size = (await asyncio.to_thread(part.stat)).st_size
     if size != record["size_bytes"] or (expected and actual != expected):
         await asyncio.to_thread(_discard, part, record_path)
@@ -347,8 +403,9 @@ async def _receive(
     record: dict[str, Any],
     record_path: Path,
     progress: Progress | None,
+    digest: Any,
 ) -> str:
-    """Write the stream to the part file; returns the checksum of DOWNLOAD_END."""
+    """Write the stream to the part file, feeding ``digest``; returns the checksum of DOWNLOAD_END."""
     download_id = answer["download_id"]
     size, chunk = int(answer["size_bytes"]), int(answer["chunk_size"])
     chunks = -(-size // chunk)
@@ -403,7 +460,7 @@ async def _receive(
                     )
                 blobs.append(item.get("data_b64", ""))
             try:
-                written = await asyncio.to_thread(_append_chunks, part, blobs)
+                written = await asyncio.to_thread(_append_chunks, part, blobs, digest)
             except ValueError:
                 raise InvalidRequest("the server sent a chunk that is not valid base64") from None
             expected += len(blobs)

@@ -100,6 +100,23 @@ async def _begin(client: Client, game_id: str, version: str, size: int, checksum
         return await client.request("UPLOAD_BEGIN", payload)
 
 
+async def _drain_pending(pending: deque[tuple[asyncio.Future[dict[str, Any]], int]]) -> None:
+    for fut, _ in pending:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(fut, CHUNK_TIMEOUT_S)
+    pending.clear()
+
+
+def _forget(pending: deque[tuple[asyncio.Future[dict[str, Any]], int]]) -> None:
+    """The connection failed with chunks in flight: mark their futures handled so nothing is logged at exit."""
+    for fut, _ in pending:
+        if fut.done() and not fut.cancelled():
+            fut.exception()
+        else:
+            fut.cancel()
+    pending.clear()
+
+
 async def upload_file(
     client: Client,
     game_id: str,
@@ -125,32 +142,34 @@ async def upload_file(
             await asyncio.to_thread(fh.seek, offset)
             pending: deque[tuple[asyncio.Future[dict[str, Any]], int]] = deque()
             failure: PlayHubError | None = None
-            while (offset < size or pending) and failure is None:
-                while offset < size and len(pending) < window:
-                    data = await asyncio.to_thread(fh.read, chunk_size)
-                    n = len(data)
-                    # bytes are sent as base64 text by the client's msgspec encoder (in C, no extra copy here)
-                    fut = client.send_request(
-                        "UPLOAD_CHUNK", {"upload_id": upload_id, "seq": seq, "data_b64": data}
-                    )
-                    pending.append((fut, n))
-                    seq += 1
-                    offset += n
-                await client.writer.drain()
-                fut, n = pending.popleft()
-                resp = await asyncio.wait_for(fut, CHUNK_TIMEOUT_S)
-                if resp.get("status") != "ok":
-                    failure = error_from_wire(
-                        int(resp.get("code", 199)), str(resp.get("message", "")), resp.get("payload")
-                    )
-                    break
-                acked += n
-                if progress:
-                    progress(acked, size)
+            try:
+                while (offset < size or pending) and failure is None:
+                    while offset < size and len(pending) < window:
+                        data = await asyncio.to_thread(fh.read, chunk_size)
+                        n = len(data)
+                        # bytes are sent as base64 text by the client's msgspec encoder (in C, no extra copy here)
+                        fut = client.send_request(
+                            "UPLOAD_CHUNK", {"upload_id": upload_id, "seq": seq, "data_b64": data}
+                        )
+                        pending.append((fut, n))
+                        seq += 1
+                        offset += n
+                    await client.writer.drain()
+                    fut, n = pending.popleft()
+                    resp = await asyncio.wait_for(fut, CHUNK_TIMEOUT_S)
+                    if resp.get("status") != "ok":
+                        failure = error_from_wire(
+                            int(resp.get("code", 199)), str(resp.get("message", "")), resp.get("payload")
+                        )
+                        break
+                    acked += n
+                    if progress:
+                        progress(acked, size)
+            except BaseException:
+                _forget(pending)
+                raise
             # Whatever was still in flight after a failure is answered with errors too; collect and drop them.
-            for fut, _ in pending:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(fut, CHUNK_TIMEOUT_S)
+            await _drain_pending(pending)
             if failure is None:
                 break
             if not isinstance(failure, ChunkOutOfOrder) or resyncs >= _MAX_RESYNCS:
@@ -158,6 +177,7 @@ async def upload_file(
             # Out of step with the server (another connection sent chunks meanwhile): ask where it stands.
             resyncs += 1
             begin = await _begin(client, game_id, version, size, checksum)
+            upload_id = begin["upload_id"]  # a new one if the old upload had to be replaced
             seq, offset = int(begin["next_seq"]), int(begin["received_bytes"])
             acked = offset
     finally:

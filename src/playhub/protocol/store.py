@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from playhub.protocol.schemas import Payload
 
 
@@ -29,3 +31,17 @@ class DownloadBegin(Payload):
 
 class DownloadRef(Payload):
     download_id: str
+
+
+class DownloadChunk(msgspec.Struct):
+    """Payload of the ``DOWNLOAD_CHUNK`` push; msgspec writes ``bytes`` as base64 text, which is what ``data_b64``
+    carries, in one pass."""
+
+    download_id: str
+    seq: int
+    data_b64: bytes
+
+
+class DownloadChunkPush(msgspec.Struct):
+    type: str
+    payload: DownloadChunk

@@ -1,6 +1,6 @@
 """Helpers for game authors. See ``docs/games.md``.
 
-Server side: ``RoomContext.from_env()``, ``accept_players``, ``RoomContext.report_finished``.
+Server side: ``RoomContext.from_env()``, ``accept_players``, ``Inbox``, ``broadcast``, ``RoomContext.report_finished``.
 Client side: ``PlayerContext.from_env()``, ``connect_to_game`` / ``connect_to_game_sync``.
 Messages: ``playhub.sdk.jsonl``. Only the standard library is imported here.
 """
@@ -9,6 +9,7 @@ from playhub.sdk import jsonl
 from playhub.sdk.context import PlayerContext, RoomContext
 from playhub.sdk.net import (
     GameRejected,
+    Inbox,
     accept_players,
     broadcast,
     close_all,
@@ -19,6 +20,7 @@ from playhub.sdk.tickets import player_ticket, verify_ticket
 
 __all__ = [
     "GameRejected",
+    "Inbox",
     "PlayerContext",
     "RoomContext",
     "accept_players",

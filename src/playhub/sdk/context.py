@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,11 +116,12 @@ class RoomContext:
             log.info("no LOBBY_HOST/LOBBY_PORT: not started by PlayHub, results not reported: %s", results)
             return False
         message = self.finished_message(results, kick_all)
+        deadline = time.monotonic() + timeout  # one budget for connecting, sending and the answer
         try:
             with socket.create_connection((self.lobby_host, self.lobby_port), timeout=timeout) as sock:
                 conn = jsonl.LineSocket(sock)
                 sock.sendall(jsonl.encode(message))
-                reply = conn.recv(timeout=timeout)
+                reply = conn.recv(timeout=max(0.01, deadline - time.monotonic()))
         except (OSError, jsonl.ProtocolError) as exc:
             log.warning(
                 "could not report the end of room %s to %s:%s: %s",

@@ -97,8 +97,9 @@ async def accept_players(
             await jsonl.close(writer)
         raise TimeoutError(f"only {len(joined)} of {need} players joined within {timeout:g}s") from None
     finally:
+        # Stop listening. Not ``wait_closed()``: since Python 3.12 it also waits for the accepted connections,
+        # which are exactly the ones handed to the game.
         server.close()
-        await server.wait_closed()
     order = [p for p in ctx.players if p in joined] or list(joined)
     return {name: joined[name] for name in order}
 
@@ -165,6 +166,44 @@ def connect_to_game_sync(
             conn.close()
         raise
     return conn, welcome
+
+
+class Inbox:
+    """Every player's messages in one queue, for turn-based loops: ``name, msg = await inbox.get(timeout)``.
+
+    ``msg`` is None once that player left (end of stream); a line that is not a JSON object arrives as ``{}`` so the
+    game answers it like any message it does not understand. Use as ``async with Inbox(players) as inbox:`` (or call
+    ``close()``) so the reading tasks end with the game.
+    """
+
+    def __init__(self, players: dict[str, Streams]) -> None:
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any] | None]] = asyncio.Queue()
+        self._tasks = [asyncio.create_task(self._pump(name, reader)) for name, (reader, _) in players.items()]
+
+    async def _pump(self, name: str, reader: asyncio.StreamReader) -> None:
+        while True:
+            try:
+                msg = await jsonl.recv(reader)
+            except jsonl.ProtocolError:
+                msg = {}
+            await self._queue.put((name, msg))
+            if msg is None:
+                return
+
+    async def get(self, timeout: float | None = None) -> tuple[str, dict[str, Any] | None]:
+        """The next ``(username, message)``; raises TimeoutError after ``timeout`` seconds without one."""
+        return await asyncio.wait_for(self._queue.get(), timeout)
+
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    async def __aenter__(self) -> Inbox:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 async def broadcast(players: dict[str, Streams], obj: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """Chunked downloads of published packages.
 
-A download streams the stored archive (``blobs.archive``) chunk by chunk: each chunk is read and base64-encoded in a
+A download streams the stored archive (``blobs.archive``) chunk by chunk: each chunk is read and encoded in a
 worker thread while the previous one is being sent, so the event loop never touches the disk and a download holds at
 most two chunks in memory whatever the package size. The caller sends with flow control, so a slow reader slows its
 own stream and nobody else's. ``max_concurrent_downloads`` bounds the streams of the whole server and
@@ -10,11 +10,10 @@ own stream and nobody else's. ``max_concurrent_downloads`` bounds the streams of
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,12 +46,15 @@ class Download:
         return -(-self.size_bytes // self.chunk_size)
 
 
-def _read_encoded(fd: int, offset: int, length: int) -> bytes:
-    """One chunk, base64-encoded (runs in a worker thread). A short read means the stored file is damaged."""
+ChunkEncoder = Callable[[int, bytes], bytes]
+
+
+def _read_encoded(fd: int, offset: int, length: int, seq: int, encode: ChunkEncoder) -> bytes:
+    """Read one chunk and encode it (in a worker thread). A short read means the stored file is damaged."""
     data = os.pread(fd, length, offset)
     if len(data) != length:
         raise ServerError("the stored package is shorter than its catalogue entry: it cannot be served")
-    return base64.b64encode(data)
+    return encode(seq, data)
 
 
 class DownloadService:
@@ -84,6 +86,11 @@ class DownloadService:
         chunks = -(-row.size_bytes // chunk_size)
         if start_seq > chunks:
             raise InvalidRequest(f"'start_seq' {start_seq} is past the last chunk ({chunks} chunks)")
+        path = self.blobs.archive(game_id, row.version)
+        if not await asyncio.to_thread(path.is_file):
+            log.error("package %s/%s is in the catalogue but %s is missing", game_id, row.version, path)
+            raise ServerError("the stored package is missing on the server")
+        # No await between the limit checks and the reservation, so concurrent requests cannot overshoot.
         if len(self.active) >= self.settings.max_concurrent_downloads:
             raise RateLimited(1.0, "the server is busy with other downloads: try again shortly")
         if open_on_connection >= self.settings.max_downloads_per_connection:
@@ -91,10 +98,6 @@ class DownloadService:
                 1.0,
                 f"at most {self.settings.max_downloads_per_connection} downloads at once per connection",
             )
-        path = self.blobs.archive(game_id, row.version)
-        if not await asyncio.to_thread(path.is_file):
-            log.error("package %s/%s is in the catalogue but %s is missing", game_id, row.version, path)
-            raise ServerError("the stored package is missing on the server")
         dl = Download(
             id=secrets.token_hex(8),
             account_id=account_id,
@@ -112,8 +115,9 @@ class DownloadService:
     def finish(self, dl: Download) -> None:
         self.active.pop(dl.id, None)
 
-    async def chunks(self, dl: Download) -> AsyncIterator[tuple[int, bytes]]:
-        """Yield ``(seq, base64 bytes)`` from ``dl.start_seq`` on, reading the next chunk while this one is sent."""
+    async def chunks(self, dl: Download, encode: ChunkEncoder) -> AsyncIterator[bytes]:
+        """Yield ``encode(seq, data)`` for each chunk from ``dl.start_seq`` on, reading and encoding the next chunk
+        in a worker thread while this one is sent. The caller supplies ``encode`` (the wire shape is not ours)."""
         loop = asyncio.get_running_loop()
         fd = await asyncio.to_thread(os.open, dl.path, os.O_RDONLY)
         pending: asyncio.Future[bytes] | None = None
@@ -123,7 +127,7 @@ class DownloadService:
             if offset >= dl.size_bytes:
                 return None
             length = min(dl.chunk_size, dl.size_bytes - offset)
-            return loop.run_in_executor(None, _read_encoded, fd, offset, length)
+            return loop.run_in_executor(None, _read_encoded, fd, offset, length, seq, encode)
 
         try:
             seq = dl.start_seq
@@ -131,7 +135,7 @@ class DownloadService:
             while pending is not None:
                 data = await pending
                 pending = read(seq + 1)
-                yield seq, data
+                yield data
                 dl.sent_bytes += min(dl.chunk_size, dl.size_bytes - seq * dl.chunk_size)
                 seq += 1
         finally:

@@ -125,9 +125,9 @@ def played_games(conn: sqlite3.Connection, player_id: int) -> list[dict[str, Any
     """Games this player took part in, most recently played first, with the player's own review if any."""
     rows = conn.execute(
         """
-        SELECT g.id, g.name, g.display_name, g.status, g.latest_version, p.last_played, p.times,
+        SELECT g.id, g.name, g.display_name, g.status, g.latest_version, p.last_played, p.rooms,
                r.score, r.comment, r.created_at
-        FROM (SELECT game_id, MAX(started_at) AS last_played, COUNT(*) AS times FROM plays
+        FROM (SELECT game_id, MAX(started_at) AS last_played, COUNT(*) AS rooms FROM plays
               WHERE player_id = ? GROUP BY game_id) p
         JOIN games g ON g.id = p.game_id
         LEFT JOIN reviews r ON r.game_id = p.game_id AND r.player_id = ?
@@ -143,7 +143,7 @@ def played_games(conn: sqlite3.Connection, player_id: int) -> list[dict[str, Any
             "status": r[3],
             "latest_version": r[4],
             "last_played_at": r[5],
-            "times_played": r[6],
+            "rooms_played": r[6],
             "my_review": None if r[7] is None else {"score": r[7], "comment": r[8], "created_at": r[9]},
         }
         for r in rows

@@ -30,6 +30,11 @@ class FrameTooLarge(Exception):
         self.limit = limit
 
 
+def _blank(line: bytes) -> bool:
+    # A JSON document is never only whitespace, so only short lines need the (copying) strip.
+    return len(line) < 16 and not line.strip()
+
+
 def sniff_framing(first_byte: int) -> Framing:
     """Pick the framing a connection speaks from its first byte."""
     return Framing.NDJSON if first_byte in _NDJSON_FIRST_BYTES else Framing.LENGTH_PREFIXED
@@ -77,19 +82,22 @@ class FrameDecoder:
             line = data[:-1]
             if len(line) > self.max_frame:
                 raise FrameTooLarge(len(line), self.max_frame)
-            return [line] if line.strip() else []
+            return [] if _blank(line) else [line]
+        # Only the new bytes can hold the next newline: scanning restarts where the previous read stopped, so a
+        # large frame arriving in many reads is scanned once, not once per read.
+        scan = len(buf)
         buf += data
         frames: list[bytes] = []
         start = 0
         while True:
-            nl = buf.find(b"\n", start)
+            nl = buf.find(b"\n", scan)
             if nl < 0:
                 break
             if nl - start > self.max_frame:
                 raise FrameTooLarge(nl - start, self.max_frame)
             line = bytes(buf[start:nl])
-            start = nl + 1
-            if line.strip():
+            start = scan = nl + 1
+            if not _blank(line):
                 frames.append(line)
         if start:
             del buf[:start]

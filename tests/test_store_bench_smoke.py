@@ -1,0 +1,42 @@
+"""A short run of the store benchmark, so the suite notices when it breaks (bench/ holds the real numbers)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from tests.helpers import REPO, subprocess_env
+
+
+def test_store_benchmark_smoke() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "store_bench.py"),
+            "--seconds",
+            "0.3",
+            "--rounds",
+            "1",
+            "--connections",
+            "10",
+            "--games",
+            "50",
+            "--big-mb",
+            "4",
+            "--parallel",
+            "10",
+            "--parallel-mb",
+            "2",
+        ],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "52 games" in out, out
+    ratios = [float(x) for x in re.findall(r"ratio[^:]*:\s*([0-9.]+)x", out)]
+    assert len(ratios) == 3 and all(r > 0.02 for r in ratios), out
+    growth = float(out.split("MB before, +")[1].split(" MB")[0])
+    assert growth < 100, out
