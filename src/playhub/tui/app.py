@@ -68,12 +68,10 @@ class PlayerApp(App[None]):
             backoff_max_s=backoff_max_s,
         )
         self.library: Any = None  # LocalLibrary of the logged-in player
-        self.rooms: dict[
-            str, dict[str, Any]
-        ] = {}  # last known state of every room seen (pushes keep it fresh)
+        # Last known state of every room seen (pushes keep it fresh); the vote prompt and the launcher read it.
+        self.rooms: dict[str, dict[str, Any]] = {}
         self.current_room_id: str | None = None
         self.games_running: set[str] = set()  # room ids whose game client is running
-        self.last_outcome: GameOutcome | None = None
 
     # --- startup and shutdown ----------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -296,7 +294,6 @@ class PlayerApp(App[None]):
             outcome = await self._run_plan(plan)
         except LaunchError as exc:
             return f"Could not start {name}: {exc}", False
-        self.last_outcome = outcome
         if outcome.ok:
             return f"{name} client closed normally.", True
         detail = f": {outcome.error_tail.splitlines()[-1]}" if outcome.error_tail else ""
