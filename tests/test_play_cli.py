@@ -113,3 +113,22 @@ def test_help_explains_the_commands_and_where_the_server_is() -> None:
         "PLAYHUB_USER",
     ):
         assert word in out
+
+
+async def test_credentials_and_server_from_the_environment(
+    hub: Harness, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await hub.player("ivy")
+    monkeypatch.setenv("PLAYHUB_USER", "ivy")
+    monkeypatch.setenv("PLAYHUB_PASSWORD", "secret-pw")
+    monkeypatch.setenv("PLAYHUB_LOBBY_HOST", "127.0.0.1")
+    monkeypatch.setenv("PLAYHUB_LOBBY_PORT", str(hub.app.lobby_port))
+    code = await asyncio.to_thread(main, ["play", "games"])
+    assert code == 0 and "no games yet" in capsys.readouterr().out
+    # Seed 003's variable names work too.
+    monkeypatch.delenv("PLAYHUB_LOBBY_HOST")
+    monkeypatch.delenv("PLAYHUB_LOBBY_PORT")
+    monkeypatch.setenv("LOBBY_CONNECT_HOST", "127.0.0.1")
+    monkeypatch.setenv("LOBBY_CONNECT_PORT", str(hub.app.lobby_port))
+    code = await asyncio.to_thread(main, ["play", "rooms"])
+    assert code == 0 and "No rooms are open." in capsys.readouterr().out
