@@ -128,3 +128,39 @@ async def test_game_client_that_fails_shows_its_last_words(hub: Harness, tmp_pat
         assert not room.client_ok
         assert "exit code 3" in room.client_result and "refused" in room.client_result
         assert app.screen is room
+
+
+async def test_create_from_the_lobby_offers_the_download_and_a_lone_host_cannot_start(
+    hub: Harness, tmp_path: Path
+) -> None:
+    await publish_duel(hub, tmp_path)
+    app = make_app(hub, tmp_path / "downloads")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await login(pilot, "mia", register=True)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: screen_name(app) == "LobbyScreen" and app.screen.query_one("#rooms"))
+        await pilot.press("c")
+        await wait_for(pilot, lambda: screen_name(app) == "PickGameModal" and app.screen.query_one("#games"))
+        await pilot.press("1")
+        await wait_for(pilot, lambda: screen_name(app) == "ConfirmModal", what="download offer")
+        await pilot.press("n")  # not now: no room is created
+        await wait_for(pilot, lambda: screen_name(app) == "LobbyScreen")
+        assert app.current_room_id is None and app.installed_version("duel") is None
+        await pilot.press("c")
+        await wait_for(pilot, lambda: screen_name(app) == "PickGameModal" and app.screen.query_one("#games"))
+        await pilot.press("1")
+        await wait_for(pilot, lambda: screen_name(app) == "ConfirmModal")
+        await pilot.press("y")
+        room = await wait_for(pilot, lambda: isinstance(app.screen, RoomScreen) and app.screen, what="room")
+        assert app.installed_version("duel") == "1.0.0"
+        await wait_for(pilot, lambda: room.room.get("host") == "mia")
+        # Two players are needed: the server refuses and the room says why.
+        await pilot.press("s")
+        await wait_for(pilot, lambda: "did not start" in room.activity, what="refusal")
+        assert not app.games_running
+        # Leaving brings the lobby back, without the room.
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(app) == "ConfirmModal")
+        await pilot.press("y")
+        lobby = await wait_for(pilot, lambda: isinstance(app.screen, LobbyScreen) and app.screen)
+        await wait_for(pilot, lambda: not lobby.rooms, what="room gone from the list")
