@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 from textual.widgets import Input, Static
 
@@ -143,3 +145,23 @@ async def test_names_and_comments_are_shown_literally_never_as_markup(hub: Harne
         assert "[/b] closing tags [x" in str(reviews.render())
         app.notify("a [/] message from [b]someone")  # notifications never parse markup either
         await pilot.pause()
+
+
+async def test_leaving_screens_while_they_load_never_breaks_the_app(hub: Harness, tmp_path: Path) -> None:
+    await publish_duel(hub, tmp_path)
+    app = make_app(hub, tmp_path / "downloads")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await login(pilot, "nina", register=True)
+        # A slow network: every answer arrives after the player already left the screen that asked.
+        request = app.session.request
+
+        async def slow_request(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            await asyncio.sleep(0.3)
+            return await request(*args, **kwargs)
+
+        app.session.request = slow_request  # type: ignore[method-assign]
+        for key in ("1", "2", "3", "4"):
+            await pilot.press(key, "escape")
+        await pilot.pause(0.8)
+        assert screen_name(app) == "HomeScreen"
+        assert app.is_running

@@ -53,11 +53,21 @@ def when(ts: Any) -> str:
 
 
 def results_text(results: Any) -> str:
-    """A game's results (free-form from the game server) in one short line."""
+    """A game's results in one short line. The SDK's shape is ``{"winner", "scores", "summary"}``; anything else a
+    game server reports is shown as ``key: value`` pairs."""
     if not results:
         return ""
-    if isinstance(results, dict):
-        return ", ".join(f"{k}: {v}" for k, v in results.items())
-    if isinstance(results, list):
-        return ", ".join(str(r) for r in results)
-    return str(results)
+    if not isinstance(results, dict):
+        return ", ".join(str(r) for r in results) if isinstance(results, list) else str(results)
+    summary = str(results.get("summary") or "").strip()
+    winner = results.get("winner")
+    scores = results.get("scores")
+    parts = [summary] if summary else []
+    if winner and str(winner) not in summary:
+        parts.append(f"winner: {winner}")
+    if isinstance(scores, dict) and scores and not summary:
+        parts.append("scores: " + ", ".join(f"{name} {score}" for name, score in scores.items()))
+    if not parts:
+        known = {"summary", "winner", "scores"}
+        parts = [f"{k}: {v}" for k, v in results.items() if k not in known]
+    return " · ".join(parts)

@@ -66,7 +66,7 @@ class LaunchPlan:
 @dataclass(frozen=True, slots=True)
 class GameOutcome:
     exit_code: int
-    error_tail: str  # last lines the client wrote to stderr, shown when it failed
+    error_tail: str  # last lines the client wrote (window games), shown when it failed
 
     @property
     def ok(self) -> bool:
@@ -129,9 +129,12 @@ def plan_launch(
 
 
 async def run_game_client(plan: LaunchPlan, *, inherit_terminal: bool) -> GameOutcome:
-    """Run the client to completion. Its stderr always goes to ``plan.log_path`` so a failure can be explained;
-    stdin/stdout are the terminal when ``inherit_terminal`` (the app is suspended), else closed / the log."""
-    log_file = await asyncio.to_thread(open, plan.log_path, "wb")
+    """Run the client to completion.
+
+    With ``inherit_terminal`` (the app is suspended) the client owns the terminal: stdin, stdout and stderr (Python's
+    ``input()`` writes its prompt to stderr when it has no readline), so the player reads any error there. Otherwise
+    stdin is closed and its output goes to ``plan.log_path``, whose last lines explain a failure."""
+    log_file = None if inherit_terminal else await asyncio.to_thread(open, plan.log_path, "wb")
     try:
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -139,7 +142,7 @@ async def run_game_client(plan: LaunchPlan, *, inherit_terminal: bool) -> GameOu
                 cwd=str(plan.cwd),
                 env=plan.env,
                 stdin=None if inherit_terminal else asyncio.subprocess.DEVNULL,
-                stdout=None if inherit_terminal else log_file,
+                stdout=log_file,
                 stderr=log_file,
             )
         except OSError as exc:
@@ -153,8 +156,9 @@ async def run_game_client(plan: LaunchPlan, *, inherit_terminal: bool) -> GameOu
                 await proc.wait()
             raise
     finally:
-        await asyncio.to_thread(log_file.close)
-    tail = "" if code == 0 else await asyncio.to_thread(_tail, plan.log_path)
+        if log_file is not None:
+            await asyncio.to_thread(log_file.close)
+    tail = "" if code == 0 or inherit_terminal else await asyncio.to_thread(_tail, plan.log_path)
     if code != 0 and inherit_terminal:
         # The client's last words are on the terminal: let the player read them before the app takes it back.
         await asyncio.to_thread(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -15,6 +17,26 @@ from playhub.tui.widgets import ConnectionBanner
 
 if TYPE_CHECKING:
     from playhub.tui.app import PlayerApp
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def is_gone(screen: Screen[Any]) -> bool:
+    """True once a screen is being taken down (its widgets may already be gone)."""
+    return not screen.is_attached or not screen.display
+
+
+def drawing(method: F) -> F:
+    """For methods that draw into the screen: skipped once the screen is being taken down, because a worker's
+    answer or a push can arrive after the player left the screen."""
+
+    @functools.wraps(method)
+    def wrapper(self: Screen[Any], *args: Any, **kwargs: Any) -> Any:
+        if is_gone(self):
+            return None
+        return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class PlayerScreen(Screen[None]):

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Label
 
 from playhub.protocol.errors import PlayHubError
 from playhub.tui.format import newer
-from playhub.tui.screens.base import PlayerScreen
+from playhub.tui.screens.base import PlayerScreen, drawing
 from playhub.tui.widgets import NumberedTable
 
 COLUMNS = ["Game", "Version", "Store latest", "Status", "Folder"]
@@ -63,6 +63,7 @@ class LibraryScreen(PlayerScreen):
         self.listing = {str(g.get("name")): g for g in out.get("games", [])}
         self._redraw()
 
+    @drawing
     def _redraw(self) -> None:
         library = self.player_app.library
         rows = []

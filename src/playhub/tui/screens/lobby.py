@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Label, ListItem, ListView
 
 from playhub.protocol.errors import PlayHubError
 from playhub.tui.messages import ServerPush
-from playhub.tui.screens.base import PlayerScreen
+from playhub.tui.screens.base import PlayerScreen, drawing, is_gone
 from playhub.tui.widgets import NumberedTable
 
 COLUMNS = ["Game", "Version", "Host", "Players", "Status", "Room"]
@@ -84,7 +84,10 @@ class LobbyScreen(PlayerScreen):
             players = await app.session.request("LIST_PLAYERS")
             rooms = await app.session.request("LIST_ROOMS")
         except (PlayHubError, ConnectionError, TimeoutError) as exc:
-            self.query_one("#status", Label).update(f"Could not load the lobby: {app.describe_error(exc)}")
+            if not is_gone(self):
+                self.query_one("#status", Label).update(
+                    f"Could not load the lobby: {app.describe_error(exc)}"
+                )
             return
         self.online = set(players.get("online_players", []))
         self.rooms = {str(r.get("room_id")): r for r in rooms.get("rooms", []) if r.get("status") != "CLOSED"}
@@ -106,6 +109,7 @@ class LobbyScreen(PlayerScreen):
             self.online -= set(message.payload.get("offline") or [])
             self._render_players()
 
+    @drawing
     def _render_players(self) -> None:
         me = self.player_app.session.username
         view = self.query_one("#players", ListView)
@@ -114,6 +118,7 @@ class LobbyScreen(PlayerScreen):
             view.append(ListItem(Label(f"● {name}" + ("  (you)" if name == me else ""), markup=False)))
         self.query_one("#players-title", Label).update(f"Players online ({len(self.online)})")
 
+    @drawing
     def _render_rooms(self) -> None:
         me = self.player_app.session.username
         rows = []

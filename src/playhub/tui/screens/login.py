@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static
 
 from playhub.protocol.errors import InvalidRequest, PlayHubError
-from playhub.tui.screens.base import PlayerScreen
+from playhub.tui.screens.base import PlayerScreen, is_gone
 
 
 class LoginScreen(PlayerScreen):
@@ -76,7 +76,8 @@ class LoginScreen(PlayerScreen):
         self.app.exit()
 
     def _show_error(self, text: str) -> None:
-        self.query_one("#error", Static).update(text)
+        if not is_gone(self):
+            self.query_one("#error", Static).update(text)
 
     @work(exclusive=True, group="login")
     async def submit(self, register: bool) -> None:
@@ -106,6 +107,8 @@ class LoginScreen(PlayerScreen):
             return
         except (ConnectionError, TimeoutError) as exc:
             self._show_error(f"{app.describe_error(exc)}")
+            return
+        if is_gone(self):
             return
         self.query_one("#password", Input).value = ""
         app.after_login()

@@ -13,6 +13,7 @@ from textual.widgets import Label, OptionList, ProgressBar, Static
 
 from playhub.protocol.errors import PlayHubError
 from playhub.tui.messages import ServerPush
+from playhub.tui.screens.base import is_gone
 from playhub.tui.widgets import NumberedMenu
 
 if TYPE_CHECKING:
@@ -149,9 +150,12 @@ class VoteModal(ModalScreen[bool | None]):
             await app.session.request("VOTE", {"seq": self.seq, "accept": accept})
         except (PlayHubError, ConnectionError, TimeoutError) as exc:
             self._answered = False
+            if is_gone(self):
+                return
             self.query_one("#vote-error", Label).update(f"Your answer did not reach the server: {exc}")
             return
-        self.dismiss(accept)
+        if not is_gone(self):
+            self.dismiss(accept)
 
     def on_server_push(self, message: ServerPush) -> None:
         # The vote ended without us (someone refused, time ran out, or the room closed): nothing left to answer.
@@ -221,6 +225,8 @@ class DownloadModal(ModalScreen[Any]):
         self.download()
 
     def _progress(self, done: int, total: int) -> None:
+        if is_gone(self):
+            return
         self.query_one(ProgressBar).update(total=max(total, 1), progress=done)
         self.query_one("#status", Label).update(f"{done / 1024:,.0f} KiB of {total / 1024:,.0f} KiB")
 
@@ -236,7 +242,8 @@ class DownloadModal(ModalScreen[Any]):
             status.update(f"Download failed: {app.describe_error(exc)}\nPress Esc to close.")
             return
         self._done = True
-        self.dismiss(installed)
+        if not is_gone(self):
+            self.dismiss(installed)
 
     def action_close(self) -> None:
         if self._done:

@@ -12,7 +12,7 @@ from textual.widgets import Button, DataTable, Input, Label, RadioButton, RadioS
 
 from playhub.protocol.errors import PlayHubError
 from playhub.tui.format import when
-from playhub.tui.screens.base import PlayerScreen
+from playhub.tui.screens.base import PlayerScreen, is_gone
 from playhub.tui.widgets import NumberedTable
 
 COLUMNS = ["Game", "Times played", "Last played", "My review"]
@@ -60,6 +60,8 @@ class MyGamesScreen(PlayerScreen):
             out = await self.player_app.session.request("MY_PLAYED_GAMES")
         except (PlayHubError, ConnectionError, TimeoutError) as exc:
             status.update(f"Could not load your games: {self.player_app.describe_error(exc)}")
+            return
+        if is_gone(self):
             return
         self.games = {str(g.get("game_id")): g for g in out.get("games", [])}
         rows = [
@@ -164,6 +166,8 @@ class ReviewScreen(PlayerScreen):
         except (PlayHubError, ConnectionError, TimeoutError) as exc:
             # Keep the form as typed so the player can try again.
             error.update(f"Your review was not saved: {self.player_app.describe_error(exc)}")
+            return
+        if is_gone(self):
             return
         self.notify(
             f"Thanks! Your review of {self.game.get('display_name') or self.game.get('name')} is saved."

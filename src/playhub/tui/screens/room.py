@@ -19,7 +19,7 @@ from playhub.protocol.errors import PlayHubError
 from playhub.tui.format import results_text
 from playhub.tui.launcher import GameStart
 from playhub.tui.messages import GameFinished, ServerPush
-from playhub.tui.screens.base import PlayerScreen
+from playhub.tui.screens.base import PlayerScreen, drawing, is_gone
 from playhub.tui.widgets import NumberedMenu, NumberedTable
 
 STATUS_TEXT = {
@@ -154,6 +154,7 @@ class RoomScreen(PlayerScreen):
             self._redraw()
 
     # --- display -----------------------------------------------------------------------------------------------
+    @drawing
     def _redraw(self) -> None:
         r = self.room
         game = r.get("display_name") or r.get("game_name") or r.get("name") or r.get("game_id") or "?"
@@ -194,6 +195,7 @@ class RoomScreen(PlayerScreen):
         result.set_class(not self.client_ok, "-failed")
         self._render_actions()
 
+    @drawing
     def _render_actions(self) -> None:
         menu = self.query_one("#actions", NumberedMenu)
         if self.gone:
@@ -266,4 +268,5 @@ class RoomScreen(PlayerScreen):
         if not await self.app.push_screen_wait(ConfirmModal("Leave this room?", yes="Leave", no="Stay")):
             return
         await self.player_app.leave_room(self.room_id)
-        self.dismiss()
+        if not is_gone(self):
+            self.dismiss()

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Label, OptionList, Static
 
 from playhub.protocol.errors import PlayHubError
 from playhub.tui.format import installed_text, newer, players_text, score_text, when
-from playhub.tui.screens.base import PlayerScreen
+from playhub.tui.screens.base import PlayerScreen, drawing, is_gone
 from playhub.tui.widgets import NumberedMenu, NumberedTable
 
 COLUMNS = ["Game", "Type", "Players", "Latest", "Score", "Installed"]
@@ -66,6 +66,7 @@ class StoreScreen(PlayerScreen):
             else "There are no games in the store yet."
         )
 
+    @drawing
     def _render_rows(self) -> None:
         app = self.player_app
         rows = []
@@ -146,6 +147,8 @@ class GameScreen(PlayerScreen):
         try:
             self.detail = await app.session.request("GET_GAME_DETAIL", {"game_id": self.game_id})
         except (PlayHubError, ConnectionError, TimeoutError) as exc:
+            if is_gone(self):
+                return
             self.query_one("#about", Static).update(
                 escape(f"Could not load this game: {app.describe_error(exc)}")
             )
@@ -159,6 +162,7 @@ class GameScreen(PlayerScreen):
             self.reviews = list(self.detail.get("reviews_sample") or [])
         self._redraw()
 
+    @drawing
     def _redraw(self) -> None:
         g = self.game
         name = str(g.get("display_name") or g.get("name"))
@@ -195,6 +199,7 @@ class GameScreen(PlayerScreen):
         self.query_one("#reviews", Static).update("\n".join(review_lines))
         self._render_actions()
 
+    @drawing
     def _render_actions(self) -> None:
         g = self.game
         latest = g.get("latest_version")
@@ -226,6 +231,8 @@ class GameScreen(PlayerScreen):
         installed = await self.app.push_screen_wait(
             DownloadModal(self.game_id, str(g.get("display_name") or g.get("name")), None)
         )
+        if is_gone(self):
+            return
         status = self.query_one("#status", Label)
         if installed is not None:
             status.update(f"Installed {getattr(installed, 'version', '')} ✓")
