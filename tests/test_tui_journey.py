@@ -83,6 +83,7 @@ async def test_register_download_create_play_and_review(hub: Harness, tmp_path: 
             pilot, lambda: screen_name(app) == "MyGamesScreen" and app.screen.query_one(NumberedTable)
         )
         await wait_for(pilot, lambda: played.row_count == 1, what="played games")
+        assert row_text(played, 0)[1:3] == ["Duel", "1"] and row_text(played, 0)[4] == "not reviewed"
         await pilot.press("1")
         await wait_for(pilot, lambda: screen_name(app) == "ReviewScreen")
         await pilot.press("5")

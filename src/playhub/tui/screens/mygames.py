@@ -15,7 +15,7 @@ from playhub.tui.format import when
 from playhub.tui.screens.base import PlayerScreen, is_gone
 from playhub.tui.widgets import NumberedTable
 
-COLUMNS = ["Game", "Times played", "Last played", "My review"]
+COLUMNS = ["Game", "Rooms played", "Last played", "My review"]
 
 
 def my_review_text(game: dict[str, Any]) -> str:
@@ -69,7 +69,7 @@ class MyGamesScreen(PlayerScreen):
                 game_id,
                 [
                     str(g.get("display_name") or g.get("name")),
-                    str(g.get("plays") or g.get("times_played") or ""),
+                    str(g.get("rooms_played") or g.get("times_played") or ""),
                     when(g.get("last_played") or g.get("last_played_at")),
                     my_review_text(g),
                 ],
