@@ -234,14 +234,11 @@ class PlayerSession:
             old, self.client = self.client, client
             if old is not None:
                 await old.close()
-            self._set_state(
-                StateChange(
-                    ConnState.ONLINE,
-                    "session resumed" if resumed else "reconnected and logged in again",
-                    attempt,
-                    resumed,
-                )
-            )
+            if resumed:
+                detail = "session resumed"
+            else:
+                detail = "reconnected and logged in again" if old_token else "reconnected"
+            self._set_state(StateChange(ConnState.ONLINE, detail, attempt, resumed))
             return
 
     async def _restore_login(self, client: Client, old_token: str | None) -> bool:
