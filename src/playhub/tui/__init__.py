@@ -1,0 +1,1 @@
+"""Terminal apps. ``playhub.tui.app.PlayerApp`` is the player's lobby (``playhub play``)."""

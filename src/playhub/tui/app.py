@@ -1,0 +1,320 @@
+"""``PlayerApp``: the player's terminal lobby (``playhub play``).
+
+Login → home menu → store, library, lobby, room, my games. The app owns the ``PlayerSession`` (reconnecting
+connection) and the player's ``LocalLibrary`` (downloaded games), turns server pushes into ``ServerPush`` messages
+for its screens, shows the start vote over whatever screen is up, and launches the game client when a room starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, SuspendNotSupported
+from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
+from textual.reactive import reactive
+
+from playhub.client import ConnectionLost, ServerAddress
+from playhub.protocol.errors import PlayHubError
+from playhub.tui.launcher import GameOutcome, GameStart, LaunchError, LaunchPlan, plan_launch, run_game_client
+from playhub.tui.messages import ConnectionChanged, GameFinished, ServerPush
+from playhub.tui.session import ConnState, PlayerSession, StateChange
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class PlayerApp(App[None]):
+    """The PlayHub player client."""
+
+    TITLE = "PlayHub"
+    SUB_TITLE = "player"
+    CSS = """
+    Screen { layout: vertical; }
+    .title { text-style: bold; }
+    .muted { color: $text-muted; }
+    .error { color: $error; }
+    .ok { color: $success; }
+    .panel { border: round $primary; padding: 0 1; height: auto; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    banner: reactive[str] = reactive("")  # shown by every screen's ConnectionBanner while the link is down
+
+    def __init__(
+        self,
+        address: ServerAddress,
+        downloads_root: Path | None = None,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 10.0,
+        lobby_poll_s: float = 3.0,
+    ) -> None:
+        super().__init__()
+        self.lobby_poll_s = lobby_poll_s
+        self.address = address
+        self._downloads_root = downloads_root
+        self.initial_credentials = (username, password)
+        self.session = PlayerSession(
+            address,
+            on_push=self._on_push,
+            on_state=self._on_state,
+            backoff_initial_s=backoff_initial_s,
+            backoff_max_s=backoff_max_s,
+        )
+        self.library: Any = None  # LocalLibrary of the logged-in player
+        # Last known state of every room seen (pushes keep it fresh); the vote prompt and the launcher read it.
+        self.rooms: dict[str, dict[str, Any]] = {}
+        self.current_room_id: str | None = None
+        self.games_running: set[str] = set()  # room ids whose game client is running
+
+    # --- startup and shutdown ----------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        from playhub.tui.screens.login import LoginScreen
+
+        self.push_screen(LoginScreen())
+
+    async def on_unmount(self) -> None:
+        await self.session.close(logout=True)
+
+    async def ensure_connected(self) -> None:
+        if self.session.client is None or self.session.state is ConnState.OFFLINE:
+            await self.session.open()
+
+    def after_login(self) -> None:
+        """Open the player's library and show the home menu."""
+        from playhub.client.library import LocalLibrary, default_downloads_root
+        from playhub.tui.screens.home import HomeScreen
+
+        root = self._downloads_root or default_downloads_root()
+        self.library = LocalLibrary(root, self.session.username)
+        self.sub_title = f"{self.session.username} @ {self.address.host}:{self.address.port}"
+        self.switch_screen(HomeScreen())
+
+    @work(exclusive=True, group="account")
+    async def log_out(self, reason: str = "") -> None:
+        """Back to the login form (the player chose to, or the server no longer accepts the session)."""
+        from playhub.tui.screens.login import LoginScreen
+
+        await self.session.logout()
+        self.library = None
+        self.rooms.clear()
+        self.current_room_id = None
+        while len(self.screen_stack) > 2:
+            await self.pop_screen()
+        await self.switch_screen(LoginScreen(reason))
+        self.sub_title = "player"
+
+    # --- connection state and pushes ---------------------------------------------------------------------------
+    def _on_state(self, change: StateChange) -> None:
+        if change.state is ConnState.RECONNECTING:
+            self.banner = f"⚠ Connection lost — {change.detail}. Your screens stay as they are."
+        elif change.state is ConnState.LOGGED_OUT:
+            self.banner = ""
+            self.log_out(f"Reconnected, but {change.detail}")
+        else:
+            self.banner = ""
+            if change.attempt:
+                self.notify(f"Back online ({change.detail}).", title="Connection")
+        for screen in self.screen_stack:
+            screen.post_message(ConnectionChanged(change))
+
+    def _on_push(self, type_: str, payload: dict[str, Any]) -> None:
+        # Called by the client's reader; hand over to the message loop so handlers run like any other event.
+        self.post_message(ServerPush(type_, payload))
+
+    def on_server_push(self, message: ServerPush) -> None:
+        type_, payload = message.type, message.payload
+        if type_ == "ROOM_UPDATED" and isinstance(payload.get("room"), dict):
+            room = payload["room"]
+            self.rooms[str(room.get("room_id"))] = room
+        elif type_ == "VOTE_REQUEST":
+            from playhub.tui.screens.modals import VoteModal
+
+            self.push_screen(VoteModal(payload, self.rooms.get(str(payload.get("room_id")))))
+        elif type_ == "GAME_STARTED":
+            self.start_game(GameStart.from_payload(payload, self.rooms.get(str(payload.get("room_id")))))
+        for screen in self.screen_stack:
+            screen.post_message(ServerPush(type_, payload))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        # Notifications quote server messages and names chosen by other people: always shown literally.
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    # --- helpers for screens ------------------------------------------------------------------------------------
+    @staticmethod
+    def describe_error(exc: BaseException) -> str:
+        """A sentence for the player (no tracebacks): the server's message, or what went wrong locally."""
+        if isinstance(exc, PlayHubError):
+            return exc.message
+        if isinstance(exc, ConnectionLost | ConnectionError):
+            return "the connection to the server was lost; it will come back by itself"
+        if isinstance(exc, TimeoutError):
+            return "the server did not answer in time"
+        return str(exc) or type(exc).__name__
+
+    async def download(
+        self, game_id: str, version: str | None = None, *, progress: ProgressCallback | None = None
+    ) -> Any:
+        """Download (or update to) a version into the player's library; returns the installed game."""
+        from playhub.client.library import download_game
+
+        client = self.session.client
+        if client is None or not self.session.online:
+            raise ConnectionLost("not connected to the server")
+        return await download_game(client, self.library, game_id, version, progress=progress)
+
+    def installed_version(self, name: str) -> str | None:
+        if self.library is None:
+            return None
+        try:
+            return self.library.installed_version(name)
+        except ValueError:  # a name that cannot be a folder name is never installed
+            return None
+
+    async def remove_local(self, name: str, version: str | None = None) -> None:
+        """Delete a local copy (files go in a thread: a large game must not freeze the screen)."""
+        await asyncio.to_thread(self.library.remove, name, version)
+
+    def has_version(self, name: str, version: str) -> bool:
+        if self.library is None:
+            return False
+        try:
+            return version in self.library.versions(name)
+        except ValueError:
+            return False
+
+    # --- flows shared by the store and the lobby ----------------------------------------------------------------
+    async def ensure_version(self, game: dict[str, Any], version: str, why: str) -> bool:
+        """Make sure ``version`` of ``game`` is installed, offering to download it; True when it is."""
+        from playhub.tui.screens.modals import ConfirmModal, DownloadModal
+
+        name = str(game.get("game_name") or game.get("name") or "")
+        label = str(game.get("display_name") or name)
+        if self.has_version(name, version):
+            return True
+        have = self.installed_version(name)
+        verb = f"update from {have} to" if have else "download"
+        question = f"{why} you need {label} {version}, which is not installed.\n\nDownload it now ({verb} {version})?"
+        if not await self.push_screen_wait(ConfirmModal(question, yes=f"Download {version}", no="Not now")):
+            return False
+        installed = await self.push_screen_wait(DownloadModal(str(game.get("game_id")), label, version))
+        return installed is not None and self.has_version(name, version)
+
+    @work(exclusive=True, group="flow", exit_on_error=False)
+    async def create_room_flow(self, game: dict[str, Any]) -> None:
+        """Create a room for a game on its latest version (downloading it first if needed), then enter it."""
+        from playhub.tui.screens.room import RoomScreen
+
+        game_id = str(game.get("game_id"))
+        try:
+            latest = (await self.session.request("LATEST_VERSION", {"game_id": game_id}))["version"]
+            if not await self.ensure_version(game, latest, "To create a room"):
+                return
+            out = await self.session.request("CREATE_ROOM", {"game_id": game_id})
+        except (PlayHubError, ConnectionError, TimeoutError, KeyError) as exc:
+            self.notify(f"Cannot create a room: {self.describe_error(exc)}", severity="error")
+            return
+        room_id, version = str(out["room_id"]), str(out.get("version") or latest)
+        if not await self.ensure_version(game, version, "This room plays a newer version:"):
+            await self.leave_room(room_id)
+            return
+        self.current_room_id = room_id
+        await self.push_screen(RoomScreen(room_id, {**game, "room_id": room_id, "version": version}))
+
+    @work(exclusive=True, group="flow", exit_on_error=False)
+    async def join_room_flow(self, room: dict[str, Any]) -> None:
+        """Join a room, first making sure the room's version of its game is installed."""
+        from playhub.tui.screens.room import RoomScreen
+
+        room_id = str(room.get("room_id"))
+        if not await self.ensure_version(room, str(room.get("version")), "To join this room"):
+            return
+        try:
+            out = await self.session.request("JOIN_ROOM", {"room_id": room_id})
+        except (PlayHubError, ConnectionError, TimeoutError) as exc:
+            self.notify(f"Cannot join room {room_id}: {self.describe_error(exc)}", severity="error")
+            return
+        self.current_room_id = room_id
+        await self.push_screen(
+            RoomScreen(room_id, {**room, "version": out.get("version", room.get("version"))})
+        )
+
+    async def leave_room(self, room_id: str) -> None:
+        try:
+            await self.session.request("LEAVE_ROOM", {"room_id": room_id})
+        except (PlayHubError, ConnectionError, TimeoutError) as exc:
+            self.notify(f"Leaving the room failed: {self.describe_error(exc)}", severity="warning")
+        if self.current_room_id == room_id:
+            self.current_room_id = None
+
+    # --- the game client ----------------------------------------------------------------------------------------
+    def start_game(self, start: GameStart) -> None:
+        """Launch the game client of a started room once (the host learns it twice: answer and push)."""
+        if not start.room_id or start.room_id in self.games_running:
+            return
+        self.games_running.add(start.room_id)
+        self.run_game(start)
+
+    @work(group="game", exit_on_error=False)
+    async def run_game(self, start: GameStart) -> None:
+        try:
+            summary, ok = await self._play(start)
+        finally:
+            self.games_running.discard(start.room_id)
+        self.return_to_room(start.room_id)
+        for screen in self.screen_stack:
+            screen.post_message(GameFinished(start.room_id, summary, ok))
+        self.notify(summary, title="Game", severity="information" if ok else "error", timeout=8)
+
+    async def _play(self, start: GameStart) -> tuple[str, bool]:
+        name = start.game_name or "the game"
+        try:
+            if self.library is None or self.session.username is None:
+                raise LaunchError("you are not logged in")
+            try:
+                folder = Path(self.library.version_dir(start.game_name, start.version))
+            except ValueError as exc:
+                raise LaunchError(f"the server sent an unusable game name or version ({exc})") from exc
+            plan = plan_launch(folder, start, self.session.username)
+            self.notify(f"Starting {name} {start.version}…", title="Game")
+            outcome = await self._run_plan(plan)
+        except LaunchError as exc:
+            return f"Could not start {name}: {exc}", False
+        if outcome.ok:
+            return f"{name} client closed normally.", True
+        detail = f": {outcome.error_tail.splitlines()[-1]}" if outcome.error_tail else ""
+        return f"{name} client stopped with exit code {outcome.exit_code}{detail}", False
+
+    async def _run_plan(self, plan: LaunchPlan) -> GameOutcome:
+        if plan.terminal:
+            # A CLI game needs the terminal: hand it over, and take it back when the client exits.
+            try:
+                with self.suspend():
+                    return await run_game_client(plan, inherit_terminal=True)
+            except SuspendNotSupported:
+                pass  # headless (tests) or a terminal that cannot be suspended: run it without a terminal
+        return await run_game_client(plan, inherit_terminal=False)
+
+    def return_to_room(self, room_id: str) -> None:
+        """Bring the room screen back to the top after a game (the player may have wandered off)."""
+        from playhub.tui.screens.room import RoomScreen
+
+        rooms = [s for s in self.screen_stack if isinstance(s, RoomScreen) and s.room_id == room_id]
+        if not rooms:
+            return
+        while self.screen is not rooms[-1] and len(self.screen_stack) > 1:
+            self.pop_screen()

@@ -1,0 +1,73 @@
+"""Formatting helpers shared by the screens and the ``playhub play`` subcommands."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from playhub.packages import PackageError, parse_version
+
+
+def score_text(game: dict[str, Any]) -> str:
+    avg = game.get("avg_score")
+    count = game.get("review_count")
+    if avg is None:
+        return "no reviews"
+    text = f"★ {float(avg):.1f}"
+    return f"{text} ({count})" if count is not None else text
+
+
+def players_text(game: dict[str, Any]) -> str:
+    most = game.get("max_players")
+    least = game.get("min_players") or most
+    if most is None:
+        return "?"
+    return str(most) if least in (None, most) else f"{least}-{most}"
+
+
+def newer(candidate: str | None, than: str | None) -> bool:
+    """True when version ``candidate`` is strictly newer than ``than`` (unparseable versions never are)."""
+    if not candidate:
+        return False
+    if not than:
+        return True
+    try:
+        return parse_version(candidate) > parse_version(than)
+    except PackageError:
+        return False
+
+
+def installed_text(have: str | None, latest: str | None) -> str:
+    if have is None:
+        return "—"
+    if newer(latest, have):
+        return f"{have} → update {latest}"
+    return f"{have} ✓"
+
+
+def when(ts: Any) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(float(ts)))
+    except (TypeError, ValueError):
+        return str(ts or "")
+
+
+def results_text(results: Any) -> str:
+    """A game's results in one short line. The SDK's shape is ``{"winner", "scores", "summary"}``; anything else a
+    game server reports is shown as ``key: value`` pairs."""
+    if not results:
+        return ""
+    if not isinstance(results, dict):
+        return ", ".join(str(r) for r in results) if isinstance(results, list) else str(results)
+    summary = str(results.get("summary") or "").strip()
+    winner = results.get("winner")
+    scores = results.get("scores")
+    parts = [summary] if summary else []
+    if winner and str(winner) not in summary:
+        parts.append(f"winner: {winner}")
+    if isinstance(scores, dict) and scores and not summary:
+        parts.append("scores: " + ", ".join(f"{name} {score}" for name, score in scores.items()))
+    if not parts:
+        known = {"summary", "winner", "scores"}
+        parts = [f"{k}: {v}" for k, v in results.items() if k not in known]
+    return " · ".join(parts)

@@ -1,0 +1,81 @@
+"""What every player screen shares: header, connection banner, footer, ``?`` for help and ``Esc`` to go back."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from playhub.tui.messages import ConnectionChanged
+from playhub.tui.session import ConnState
+from playhub.tui.widgets import ConnectionBanner
+
+if TYPE_CHECKING:
+    from playhub.tui.app import PlayerApp
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def is_gone(screen: Screen[Any]) -> bool:
+    """True once a screen is being taken down (its widgets may already be gone)."""
+    return not screen.is_attached or not screen.display
+
+
+def drawing(method: F) -> F:
+    """For methods that draw into the screen: skipped once the screen is being taken down, because a worker's
+    answer or a push can arrive after the player left the screen."""
+
+    @functools.wraps(method)
+    def wrapper(self: Screen[Any], *args: Any, **kwargs: Any) -> Any:
+        if is_gone(self):
+            return None
+        return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class PlayerScreen(Screen[None]):
+    """Base screen: subclasses write ``compose_body`` and may override ``reload`` (called on mount and after a
+    reconnect) and ``HELP`` (a few sentences shown by ``?``)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+    HELP: ClassVar[str] = ""
+
+    @property
+    def player_app(self) -> PlayerApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield ConnectionBanner()
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        return iter(())
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        """Fetch what the screen shows. Runs network calls in workers."""
+
+    def on_connection_changed(self, message: ConnectionChanged) -> None:
+        if message.change.state is ConnState.ONLINE:
+            self.reload()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_help(self) -> None:
+        from playhub.tui.screens.modals import HelpModal
+
+        self.app.push_screen(HelpModal(self))

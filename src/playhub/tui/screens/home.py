@@ -1,0 +1,69 @@
+"""The home menu: store, library, lobby, my games, log out."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Label, OptionList, Static
+
+from playhub.tui.screens.base import PlayerScreen
+from playhub.tui.widgets import NumberedMenu
+
+MENU = [
+    ("store", "Store — browse, download and update games"),
+    ("library", "Library — games on this computer"),
+    ("lobby", "Lobby — players online, create or join a room"),
+    ("mygames", "My games — games you played, write a review"),
+    ("logout", "Log out"),
+]
+
+
+class HomeScreen(PlayerScreen):
+    TITLE = "Home"
+    HELP = (
+        "Start in the Store to download a game, then go to the Lobby to create a room or join one.\n"
+        "After a match, review the game under My games."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+    DEFAULT_CSS = """
+    HomeScreen #home { padding: 1 2; height: auto; }
+    """
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="home"):
+            yield Label(f"Hello, {self.player_app.session.username}!", classes="title")
+            yield Static("What would you like to do?", classes="muted")
+            yield NumberedMenu(MENU, id="menu")
+
+    def on_mount(self) -> None:
+        self.query_one(NumberedMenu).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.open(event.option.id or "")
+
+    def open(self, choice: str) -> None:
+        from playhub.tui.screens.library import LibraryScreen
+        from playhub.tui.screens.lobby import LobbyScreen
+        from playhub.tui.screens.mygames import MyGamesScreen
+        from playhub.tui.screens.store import StoreScreen
+
+        screens = {
+            "store": StoreScreen,
+            "library": LibraryScreen,
+            "lobby": LobbyScreen,
+            "mygames": MyGamesScreen,
+        }
+        if choice in screens:
+            self.app.push_screen(screens[choice]())
+        elif choice == "logout":
+            self.player_app.log_out()
+
+    def action_quit(self) -> None:
+        self.app.exit()
