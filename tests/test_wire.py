@@ -81,3 +81,11 @@ def test_encode_round_trip() -> None:
     for framing in Framing:
         d = FrameDecoder(100, framing)
         assert d.feed(encode_frame(framing, b'{"x":1}') * 2) == [b'{"x":1}', b'{"x":1}']
+
+
+def test_encode_frame_parts_joins_once_in_either_framing() -> None:
+    from playhub.wire.framing import encode_frame_parts
+
+    parts = (b'{"a":', b"[1,2]", b"}")
+    for framing in Framing:
+        assert FrameDecoder(100, framing).feed(encode_frame_parts(framing, parts)) == [b'{"a":[1,2]}']

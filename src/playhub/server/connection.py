@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from playhub.protocol import envelope
 from playhub.protocol.errors import InvalidRequest
-from playhub.wire.framing import FrameDecoder, FrameTooLarge, Framing, encode_frame
+from playhub.wire.framing import FrameDecoder, FrameTooLarge, Framing, encode_frame, encode_frame_parts
 
 if TYPE_CHECKING:
     from playhub.server.router import Router
@@ -71,6 +71,16 @@ class Connection:
         if self.closed:
             return
         self.transport.write(encode_frame(self.framing, encoded))
+        self._check_backlog()
+
+    def send_parts(self, parts: tuple[bytes | Any, ...]) -> None:
+        """Like ``send`` for a document given as pieces (see ``envelope.ok_parts``)."""
+        if self.closed:
+            return
+        self.transport.write(encode_frame_parts(self.framing, parts))
+        self._check_backlog()
+
+    def _check_backlog(self) -> None:
         if self.transport.get_write_buffer_size() > self.settings.max_send_buffer_bytes:
             log.warning(
                 "%s: not reading (over %d bytes queued), disconnecting",

@@ -152,7 +152,10 @@ class Router:
             log.exception("command %s failed", cmd.name)
             ctx.conn.send(envelope.error_from(ServerError(), ctx.req_id))
             return
-        ctx.conn.send(envelope.ok(result, ctx.req_id))
+        if type(result) is msgspec.Raw:
+            ctx.conn.send_parts(envelope.ok_parts(result, ctx.req_id))
+        else:
+            ctx.conn.send(envelope.ok(result, ctx.req_id))
 
     async def _maybe_legacy(self, conn: Connection, frame: bytes) -> bool:
         try:

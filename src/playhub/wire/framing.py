@@ -47,6 +47,14 @@ def encode_frame(framing: Framing, payload: bytes) -> bytes:
     return _LENGTH.pack(len(payload)) + payload
 
 
+def encode_frame_parts(framing: Framing, parts: tuple[bytes | memoryview | object, ...]) -> bytes:
+    """Frame a document given as pieces, joining them in one copy (large cached answers)."""
+    if framing is Framing.NDJSON:
+        return b"".join((*parts, b"\n"))  # type: ignore[arg-type]
+    body = b"".join(parts)  # type: ignore[arg-type]
+    return _LENGTH.pack(len(body)) + body
+
+
 class FrameDecoder:
     """Incremental decoder: ``feed`` bytes as they arrive, get complete frame payloads back.
 
