@@ -107,7 +107,8 @@ async def test_login_storm_does_not_stall_cheap_commands(make_hub) -> None:  # t
     async def storm() -> None:
         # All at once: the hashes queue behind the bounded hashing pool while the loop keeps serving.
         await asyncio.gather(
-            *(c.register_player(f"storm{i}", "secret-pw") for i, c in enumerate(stormers)), return_exceptions=True
+            *(c.register_player(f"storm{i}", "secret-pw") for i, c in enumerate(stormers)),
+            return_exceptions=True,
         )
 
     task = asyncio.create_task(storm())

@@ -24,6 +24,8 @@ COMMANDS = {
     "VOTE": {"seq": 1, "accept": True},
     "SUBSCRIBE_ROOM": {"room_id": "r"},
     "UNSUBSCRIBE_ROOM": {"room_id": "r"},
+    "WATCH_LOBBY": {},
+    "UNWATCH_LOBBY": {},
 }
 
 

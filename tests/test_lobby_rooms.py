@@ -251,6 +251,33 @@ async def test_subscribe_room_for_watchers(hub: Harness) -> None:
     assert queue.empty()
 
 
+async def test_watch_lobby_sees_every_room_change_once(hub: Harness) -> None:
+    game_id = await make_game(hub.app, "watched")
+    a = await hub.player("alice")
+    watcher = await hub.player("wally")
+    assert (await watcher.request("WATCH_LOBBY"))["rooms"] == []
+    queue = watcher.subscribe("ROOM_UPDATED")
+    room_id = (await a.request("CREATE_ROOM", {"game_id": game_id}))["room_id"]
+    created = await asyncio.wait_for(queue.get(), 5)
+    assert created["payload"]["room"]["room_id"] == room_id
+    # A member who also watches the lobby gets each change once, not twice.
+    await a.request("WATCH_LOBBY")
+    own = a.subscribe("ROOM_UPDATED")
+    await a.request("READY", {"room_id": room_id})
+    assert (await asyncio.wait_for(queue.get(), 5))["payload"]["room"]["ready"] == ["alice"]
+    await asyncio.wait_for(own.get(), 5)
+    await a.request("LEAVE_ROOM", {"room_id": room_id})
+    closed = await asyncio.wait_for(queue.get(), 5)
+    assert closed["payload"]["room"]["status"] == "CLOSED"
+    await a.request("LIST_ROOMS")  # a round trip: any duplicate push would have arrived by now
+    assert own.qsize() == 1  # the CLOSED update only
+    await watcher.request("UNWATCH_LOBBY")
+    await a.request("CREATE_ROOM", {"game_id": game_id})
+    await watcher.request("LIST_ROOMS")
+    await asyncio.sleep(0.1)
+    assert queue.empty()
+
+
 async def test_delisted_game_keeps_its_room_but_allows_no_new_ones(hub: Harness) -> None:
     game_id = await make_game(hub.app, "retired", max_players=1)
     a, b = await hub.player("alice"), await hub.player("bob")

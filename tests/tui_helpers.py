@@ -89,7 +89,7 @@ async def publish_duel(
 def make_app(hub: Any, downloads: Path, **kwargs: Any) -> PlayerApp:
     address = ServerAddress("127.0.0.1", hub.app.lobby_port, "flags")
     return PlayerApp(
-        address, downloads, backoff_initial_s=0.05, backoff_max_s=0.5, lobby_poll_s=0.3, **kwargs
+        address, downloads, backoff_initial_s=0.05, backoff_max_s=0.5, lobby_poll_s=60.0, **kwargs
     )
 
 

@@ -121,12 +121,21 @@ class RoomService:
         self.lobby_port = lobby_port
         self.events = events
         self.rooms: dict[str, Room] = {}
+        self.lobby_watchers: set[Peer] = set()  # connections that see every room change (WATCH_LOBBY)
         self._member_of: dict[int, Room] = {}  # account id -> room: a player is in at most one room
         self._grace: dict[int, asyncio.TimerHandle] = {}
         self._closing = False
         sessions.subscribe(self._on_session)
 
     # --- reads -----------------------------------------------------------------------------------------------
+    def watch_lobby(self, peer: Peer) -> list[dict[str, Any]]:
+        """From now on ``peer`` gets ROOM_UPDATED for every room (created, changed, closed): live lobby lists."""
+        self.lobby_watchers.add(peer)
+        return self.list_rooms()
+
+    def unwatch_lobby(self, peer: Peer) -> None:
+        self.lobby_watchers.discard(peer)
+
     def list_rooms(self) -> list[dict[str, Any]]:
         return [room.snapshot() for room in self.rooms.values()]
 
@@ -141,10 +150,16 @@ class RoomService:
 
     # --- pushes ----------------------------------------------------------------------------------------------
     def _updated(self, room: Room, also: Iterable[str] = ()) -> None:
-        data = {"room": room.snapshot()}
-        self.deliver([*room.names(), *also], "ROOM_UPDATED", data)
-        if room.subscribers:
-            self.deliver_peers(list(room.subscribers), "ROOM_UPDATED", data)
+        self._fan_out(room, {"room": room.snapshot()}, [*room.names(), *also])
+
+    def _fan_out(self, room: Room, data: dict[str, Any], names: Iterable[str]) -> None:
+        """ROOM_UPDATED to the named players, the room's subscribers and the lobby watchers, once per connection."""
+        peers: set[Peer] = set(room.subscribers) | self.lobby_watchers
+        for name in names:
+            principal = self.sessions.by_username(Role.PLAYER, name)
+            if principal is not None and principal.peer is not None:
+                peers.add(principal.peer)
+        self.deliver_peers([p for p in peers if not p.closed], "ROOM_UPDATED", data)
 
     def _set(self, room: Room, event: RoomEvent) -> None:
         room.state = transition(room.state, event)
@@ -276,11 +291,8 @@ class RoomService:
         room.ready.clear()
         self.rooms.pop(room.room_id, None)
         server, room.server = room.server, None
-        data = {"room": room.snapshot()}
-        self.deliver([*former, *also], "ROOM_UPDATED", data)
-        if room.subscribers:
-            self.deliver_peers(list(room.subscribers), "ROOM_UPDATED", data)
-            room.subscribers.clear()
+        self._fan_out(room, {"room": room.snapshot()}, [*former, *also])
+        room.subscribers.clear()
         log.info("room %s closed", room.room_id)
         self.spawn(self._dispose(room, server))
 

@@ -53,7 +53,7 @@ class PlayerApp(App[None]):
         password: str | None = None,
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 10.0,
-        lobby_poll_s: float = 3.0,
+        lobby_poll_s: float = 15.0,
     ) -> None:
         super().__init__()
         self.lobby_poll_s = lobby_poll_s

@@ -93,6 +93,21 @@ async def list_rooms(ctx: Context, p: Empty) -> dict:
     return {"rooms": _rooms(ctx).list_rooms()}
 
 
+@routes.command("WATCH_LOBBY", Empty, **_PLAYER)
+async def watch_lobby(ctx: Context, p: Empty) -> dict:
+    rooms = _rooms(ctx)
+    if not ctx.conn.data.get("lobby.watching"):
+        ctx.conn.data["lobby.watching"] = True
+        ctx.conn.on_close(rooms.unwatch_lobby)
+    return {"rooms": rooms.watch_lobby(ctx.conn)}
+
+
+@routes.command("UNWATCH_LOBBY", Empty, **_PLAYER)
+async def unwatch_lobby(ctx: Context, p: Empty) -> dict:
+    _rooms(ctx).unwatch_lobby(ctx.conn)
+    return {}
+
+
 @routes.command("CREATE_ROOM", GameRef, **_PLAYER)
 async def create_room(ctx: Context, p: GameRef) -> dict:
     room = await _rooms(ctx).create(_user(ctx), p.game_id)

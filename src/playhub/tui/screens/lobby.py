@@ -61,7 +61,8 @@ class LobbyScreen(PlayerScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        # Room changes are pushed to members only; new and changed rooms of others come from a light poll.
+        # WATCH_LOBBY (in load) makes the server push every room change; the slow poll only repairs the lists after
+        # a reconnect, since a new connection starts unwatched.
         self.set_interval(self.player_app.lobby_poll_s, self._poll)
 
     def on_screen_resume(self) -> None:
@@ -82,7 +83,7 @@ class LobbyScreen(PlayerScreen):
         app = self.player_app
         try:
             players = await app.session.request("LIST_PLAYERS")
-            rooms = await app.session.request("LIST_ROOMS")
+            rooms = await app.session.request("WATCH_LOBBY")
         except (PlayHubError, ConnectionError, TimeoutError) as exc:
             if not is_gone(self):
                 self.query_one("#status", Label).update(
