@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -44,17 +45,17 @@ def resolve_address(
     data_dir: Path | str | None = None,
     env: dict[str, str] | None = None,
 ) -> ServerAddress:
-    env = os.environ if env is None else env
+    environ: Mapping[str, str] = os.environ if env is None else env
     if host or port:
         return ServerAddress(host or "127.0.0.1", port or _DEFAULT_PORT[side], "flags")
     for host_var, port_var in _ENV[side]:
-        if env.get(host_var) or env.get(port_var):
+        if environ.get(host_var) or environ.get(port_var):
             try:
-                env_port = int(env.get(port_var) or _DEFAULT_PORT[side])
+                env_port = int(environ.get(port_var) or _DEFAULT_PORT[side])
             except ValueError:
                 continue
-            return ServerAddress(env.get(host_var) or "127.0.0.1", env_port, "env")
-    candidates = [Path(data_dir)] if data_dir else [Path(env.get("PLAYHUB_DATA_DIR", DEFAULT_DATA_DIR))]
+            return ServerAddress(environ.get(host_var) or "127.0.0.1", env_port, "env")
+    candidates = [Path(data_dir)] if data_dir else [Path(environ.get("PLAYHUB_DATA_DIR", DEFAULT_DATA_DIR))]
     for folder in candidates:
         info = read_runtime_ports(folder)
         if info:

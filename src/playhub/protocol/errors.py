@@ -104,5 +104,5 @@ def error_from_wire(code: int, message: str, payload: dict[str, Any] | None) -> 
     cls = _BY_CODE.get(code, PlayHubError)
     err = cls(message, payload)
     if cls is PlayHubError:
-        err.code = code  # type: ignore[misc]  # an unknown code still travels intact
+        err.code = code  # type: ignore[misc,assignment]  # an unknown code still travels intact
     return err

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from playhub.server.connection import Connection
 from playhub.server.handlers import AREAS
@@ -19,6 +19,14 @@ from playhub.settings import Settings
 from playhub.store.blobs import BlobStore
 from playhub.store.db import Database
 
+if TYPE_CHECKING:
+    from playhub.services.catalog import CatalogService
+    from playhub.services.downloads import DownloadService
+    from playhub.services.presence import PresenceService
+    from playhub.services.rooms import RoomService
+    from playhub.services.store import StoreService
+    from playhub.services.uploads import UploadService
+
 log = logging.getLogger("playhub.server")
 
 RUNTIME_PORTS_FILE = "runtime_ports.json"
@@ -26,6 +34,14 @@ RUNTIME_PORTS_FILE = "runtime_ports.json"
 
 class PlayHubApp:
     """The whole platform in one object. Areas attach their services in their ``startup`` hook."""
+
+    # Attached by the ``startup`` hooks of server/handlers/{publishing,store,lobby}.py.
+    catalog: CatalogService
+    uploads: UploadService
+    store: StoreService
+    downloads: DownloadService
+    presence: PresenceService
+    rooms: RoomService
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

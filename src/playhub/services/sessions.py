@@ -30,6 +30,9 @@ class Peer(Protocol):
 
     def push(self, type_: str, payload: Any) -> None: ...
 
+    def send(self, encoded: bytes) -> None:
+        """Send an already encoded message (a push encoded once for many recipients)."""
+
     @property
     def closed(self) -> bool: ...
 

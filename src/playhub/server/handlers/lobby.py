@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("playhub.lobby")
 routes = Routes()
 
-_PLAYER = {"role": Role.PLAYER, "listeners": Listener.LOBBY}
+_PLAYER = Role.PLAYER
+_LOBBY = Listener.LOBBY
 
 
 async def startup(app: PlayHubApp) -> None:
@@ -41,19 +42,19 @@ async def startup(app: PlayHubApp) -> None:
         for name in usernames:
             principal = app.sessions.by_username(Role.PLAYER, name)
             if principal is not None and principal.peer is not None and not principal.peer.closed:
-                principal.peer.send(encoded)  # type: ignore[attr-defined]
+                principal.peer.send(encoded)
 
     def deliver_peers(peers: Iterable[Peer], event: str, data: dict[str, Any]) -> None:
         encoded = envelope.push(event, data)
         for peer in peers:
             if not peer.closed:
-                peer.send(encoded)  # type: ignore[attr-defined]
+                peer.send(encoded)
 
     def deliver_principals(principals: list[Principal], event: str, data: dict[str, Any]) -> None:
         deliver_peers([p.peer for p in principals if p.peer is not None], event, data)
 
-    app.presence = PresenceService(app.sessions, deliver_principals)  # type: ignore[attr-defined]
-    app.rooms = RoomService(  # type: ignore[attr-defined]
+    app.presence = PresenceService(app.sessions, deliver_principals)
+    app.rooms = RoomService(
         app.settings,
         app.db,
         app.blobs,
@@ -75,7 +76,7 @@ async def shutdown(app: PlayHubApp) -> None:
 
 
 def _rooms(ctx: Context) -> RoomService:
-    return ctx.app.rooms  # type: ignore[attr-defined,no-any-return]
+    return ctx.app.rooms
 
 
 def _user(ctx: Context) -> Principal:
@@ -83,17 +84,17 @@ def _user(ctx: Context) -> Principal:
     return ctx.user
 
 
-@routes.command("LIST_PLAYERS", Empty, **_PLAYER)
+@routes.command("LIST_PLAYERS", Empty, role=_PLAYER, listeners=_LOBBY)
 async def list_players(ctx: Context, p: Empty) -> dict:
-    return {"online_players": ctx.app.presence.online_players()}  # type: ignore[attr-defined]
+    return {"online_players": ctx.app.presence.online_players()}
 
 
-@routes.command("LIST_ROOMS", Empty, **_PLAYER)
+@routes.command("LIST_ROOMS", Empty, role=_PLAYER, listeners=_LOBBY)
 async def list_rooms(ctx: Context, p: Empty) -> dict:
     return {"rooms": _rooms(ctx).list_rooms()}
 
 
-@routes.command("WATCH_LOBBY", Empty, **_PLAYER)
+@routes.command("WATCH_LOBBY", Empty, role=_PLAYER, listeners=_LOBBY)
 async def watch_lobby(ctx: Context, p: Empty) -> dict:
     rooms = _rooms(ctx)
     if not ctx.conn.data.get("lobby.watching"):
@@ -102,52 +103,52 @@ async def watch_lobby(ctx: Context, p: Empty) -> dict:
     return {"rooms": rooms.watch_lobby(ctx.conn)}
 
 
-@routes.command("UNWATCH_LOBBY", Empty, **_PLAYER)
+@routes.command("UNWATCH_LOBBY", Empty, role=_PLAYER, listeners=_LOBBY)
 async def unwatch_lobby(ctx: Context, p: Empty) -> dict:
     _rooms(ctx).unwatch_lobby(ctx.conn)
     return {}
 
 
-@routes.command("CREATE_ROOM", GameRef, **_PLAYER)
+@routes.command("CREATE_ROOM", GameRef, role=_PLAYER, listeners=_LOBBY)
 async def create_room(ctx: Context, p: GameRef) -> dict:
     room = await _rooms(ctx).create(_user(ctx), p.game_id)
     return {"room_id": room.room_id, "version": room.version, "room": room.snapshot()}
 
 
-@routes.command("JOIN_ROOM", RoomRef, **_PLAYER)
+@routes.command("JOIN_ROOM", RoomRef, role=_PLAYER, listeners=_LOBBY)
 async def join_room(ctx: Context, p: RoomRef) -> dict:
     room = _rooms(ctx).join(_user(ctx), p.room_id)
     return {"room_id": room.room_id, "version": room.version, "room": room.snapshot()}
 
 
-@routes.command("LEAVE_ROOM", RoomRef, **_PLAYER)
+@routes.command("LEAVE_ROOM", RoomRef, role=_PLAYER, listeners=_LOBBY)
 async def leave_room(ctx: Context, p: RoomRef) -> dict:
     _rooms(ctx).leave(_user(ctx), p.room_id)
     return {}
 
 
-@routes.command("READY", RoomRef, **_PLAYER)
+@routes.command("READY", RoomRef, role=_PLAYER, listeners=_LOBBY)
 async def ready(ctx: Context, p: RoomRef) -> dict:
     return {"room": _rooms(ctx).set_ready(_user(ctx), p.room_id, True).snapshot()}
 
 
-@routes.command("UNREADY", RoomRef, **_PLAYER)
+@routes.command("UNREADY", RoomRef, role=_PLAYER, listeners=_LOBBY)
 async def unready(ctx: Context, p: RoomRef) -> dict:
     return {"room": _rooms(ctx).set_ready(_user(ctx), p.room_id, False).snapshot()}
 
 
-@routes.command("START_ROOM", RoomRef, concurrent=True, **_PLAYER)
+@routes.command("START_ROOM", RoomRef, role=_PLAYER, listeners=_LOBBY, concurrent=True)
 async def start_room(ctx: Context, p: RoomRef) -> dict:
     return await _rooms(ctx).start(_user(ctx), p.room_id)
 
 
-@routes.command("VOTE", VotePayload, **_PLAYER)
+@routes.command("VOTE", VotePayload, role=_PLAYER, listeners=_LOBBY)
 async def vote(ctx: Context, p: VotePayload) -> dict:
     _rooms(ctx).vote(_user(ctx), p.seq, p.accept)
     return {}
 
 
-@routes.command("SUBSCRIBE_ROOM", RoomRef, **_PLAYER)
+@routes.command("SUBSCRIBE_ROOM", RoomRef, role=_PLAYER, listeners=_LOBBY)
 async def subscribe_room(ctx: Context, p: RoomRef) -> dict:
     rooms = _rooms(ctx)
     room = rooms.subscribe(ctx.conn, p.room_id)
@@ -157,7 +158,7 @@ async def subscribe_room(ctx: Context, p: RoomRef) -> dict:
     return {"room": room.snapshot()}
 
 
-@routes.command("UNSUBSCRIBE_ROOM", RoomRef, **_PLAYER)
+@routes.command("UNSUBSCRIBE_ROOM", RoomRef, role=_PLAYER, listeners=_LOBBY)
 async def unsubscribe_room(ctx: Context, p: RoomRef) -> dict:
     _rooms(ctx).unsubscribe(ctx.conn, p.room_id)
     return {}
@@ -177,7 +178,7 @@ async def legacy_game_finished(conn: Connection, obj: dict[str, Any]) -> None:
         msg = msgspec.convert(obj, LegacyGameFinished)
     except msgspec.ValidationError as exc:
         raise InvalidRequest(f"bad game_finished message: {exc}") from None
-    rooms: RoomService = conn.router.app.rooms  # type: ignore[attr-defined]
+    rooms: RoomService = conn.router.app.rooms
     await rooms.game_finished(
         msg.room_id, secret=None, results=None, kick_all=msg.kick_all, peer_ip=conn.remote_ip
     )

@@ -28,9 +28,9 @@ PORT = Listener.DEV
 
 
 async def startup(app: PlayHubApp) -> None:
-    app.catalog = CatalogService(app.settings, app.db, app.events)  # type: ignore[attr-defined]
-    app.uploads = UploadService(app.settings, app.db, app.blobs, app.events, app.catalog)  # type: ignore[attr-defined]
-    await app.uploads.start()  # type: ignore[attr-defined]
+    app.catalog = CatalogService(app.settings, app.db, app.events)
+    app.uploads = UploadService(app.settings, app.db, app.blobs, app.events, app.catalog)
+    await app.uploads.start()
 
 
 async def shutdown(app: PlayHubApp) -> None:
@@ -46,7 +46,7 @@ def _dev_id(ctx: Context) -> int:
 
 @routes.command("CREATE_GAME", CreateGame, role=DEV, listeners=PORT)
 async def create_game(ctx: Context, p: CreateGame) -> dict:
-    game_id = await ctx.app.catalog.create_game(  # type: ignore[attr-defined]
+    game_id = await ctx.app.catalog.create_game(
         _dev_id(ctx), p.name, p.description, p.game_type, p.max_players, p.display_name, p.min_players
     )
     return {"game_id": game_id}
@@ -54,7 +54,7 @@ async def create_game(ctx: Context, p: CreateGame) -> dict:
 
 @routes.command("LIST_MY_GAMES", Empty, role=DEV, listeners=PORT)
 async def list_my_games(ctx: Context, p: Empty) -> dict:
-    return {"games": await ctx.app.catalog.list_my_games(_dev_id(ctx))}  # type: ignore[attr-defined]
+    return {"games": await ctx.app.catalog.list_my_games(_dev_id(ctx))}
 
 
 @routes.command("UPDATE_GAME_META", UpdateGameMeta, role=DEV, listeners=PORT)
@@ -66,41 +66,39 @@ async def update_game_meta(ctx: Context, p: UpdateGameMeta) -> dict:
         "display_name": p.display_name,
         "min_players": p.min_players,
     }
-    return await ctx.app.catalog.update_meta(_dev_id(ctx), p.game_id, changes)  # type: ignore[attr-defined]
+    return await ctx.app.catalog.update_meta(_dev_id(ctx), p.game_id, changes)
 
 
 @routes.command("SET_GAME_STATUS", SetGameStatus, role=DEV, listeners=PORT)
 async def set_game_status(ctx: Context, p: SetGameStatus) -> dict:
-    return await ctx.app.catalog.set_status(_dev_id(ctx), p.game_id, p.status)  # type: ignore[attr-defined]
+    return await ctx.app.catalog.set_status(_dev_id(ctx), p.game_id, p.status)
 
 
 @routes.command("LIST_VERSIONS", GameRef, role=DEV, listeners=PORT)
 async def list_versions(ctx: Context, p: GameRef) -> dict:
-    return {"versions": await ctx.app.catalog.list_versions(_dev_id(ctx), p.game_id)}  # type: ignore[attr-defined]
+    return {"versions": await ctx.app.catalog.list_versions(_dev_id(ctx), p.game_id)}
 
 
 @routes.command("VERSION_HINT", GameRef, role=DEV, listeners=PORT)
 async def version_hint(ctx: Context, p: GameRef) -> dict:
-    return await ctx.app.catalog.version_hint(_dev_id(ctx), p.game_id)  # type: ignore[attr-defined]
+    return await ctx.app.catalog.version_hint(_dev_id(ctx), p.game_id)
 
 
 @routes.command("UPLOAD_BEGIN", UploadBegin, role=DEV, listeners=PORT)
 async def upload_begin(ctx: Context, p: UploadBegin) -> dict:
-    return await ctx.app.uploads.begin(  # type: ignore[attr-defined]
-        _dev_id(ctx), p.game_id, p.version, p.size_bytes, p.checksum, p.resume
-    )
+    return await ctx.app.uploads.begin(_dev_id(ctx), p.game_id, p.version, p.size_bytes, p.checksum, p.resume)
 
 
 @routes.command("UPLOAD_CHUNK", UploadChunk, role=DEV, listeners=PORT)
 async def upload_chunk(ctx: Context, p: UploadChunk) -> dict:
-    return await ctx.app.uploads.chunk(_dev_id(ctx), p.upload_id, p.seq, p.data_b64)  # type: ignore[attr-defined]
+    return await ctx.app.uploads.chunk(_dev_id(ctx), p.upload_id, p.seq, p.data_b64)
 
 
 @routes.command("UPLOAD_END", UploadRef, role=DEV, listeners=PORT)
 async def upload_end(ctx: Context, p: UploadRef) -> dict:
-    return await ctx.app.uploads.end(_dev_id(ctx), p.upload_id)  # type: ignore[attr-defined]
+    return await ctx.app.uploads.end(_dev_id(ctx), p.upload_id)
 
 
 @routes.command("CANCEL_UPLOAD", UploadRef, role=DEV, listeners=PORT)
 async def cancel_upload(ctx: Context, p: UploadRef) -> dict:
-    return await ctx.app.uploads.cancel(_dev_id(ctx), p.upload_id)  # type: ignore[attr-defined]
+    return await ctx.app.uploads.cancel(_dev_id(ctx), p.upload_id)
