@@ -123,3 +123,35 @@ async def test_login_storm_does_not_stall_cheap_commands(make_hub) -> None:  # t
     assert len(latencies) > 20
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     assert p99 < 0.05, f"p99 {p99 * 1000:.1f} ms"
+
+
+@pytest.mark.parametrize("command", ["LOGOUT", "WHOAMI"])
+@pytest.mark.parametrize("side", ["dev", "lobby"])
+async def test_session_commands_error_codes(hub: Harness, command: str, side: str) -> None:
+    own, other = (hub.developer, hub.player) if side == "dev" else (hub.player, hub.developer)
+    connect = hub.dev if side == "dev" else hub.lobby
+    anon = await connect()
+    assert (await anon.request_raw(command))["code"] == 101  # no token
+    assert (await anon.request_raw(command, token="nope"))["code"] == 101  # unknown token
+    stranger = await other("stranger")
+    assert (await anon.request_raw(command, token=stranger.token))["code"] == 102  # other role's token
+    me = await own("me-" + side)
+    old = me.token
+    again = await connect()
+    login = again.login_dev if side == "dev" else again.login_player
+    await login("me-" + side, "secret-pw")
+    assert (await anon.request_raw(command, token=old))["code"] == 105  # replaced by a newer login
+    logged_out = again.token
+    await again.logout()
+    assert (await anon.request_raw(command, token=logged_out))["code"] == 101  # logged out
+
+
+async def test_developer_logins_are_rate_limited_too(make_hub) -> None:  # type: ignore[no-untyped-def]
+    hub = await make_hub(login_fail_max_per_ip_account=2)
+    await hub.developer("devlimit")
+    c = await hub.dev()
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            await c.login_dev("devlimit", "wrong-pw")
+    resp = await c.request_raw("LOGIN_DEV", {"username": "devlimit", "password": "secret-pw"})
+    assert resp["code"] == 106 and resp["payload"]["retry_after_s"] >= 1
