@@ -65,6 +65,7 @@ class SessionRegistry:
         self._by_token: dict[str, Principal] = {}
         self._by_account: dict[tuple[Role, int], Principal] = {}
         self._by_name: dict[tuple[Role, str], Principal] = {}
+        self._by_peer: dict[Peer, set[Principal]] = {}  # so a disconnect touches only its own sessions
         self._replaced: OrderedDict[str, None] = OrderedDict()  # bounded memory of superseded tokens
         self._listeners: list[SessionEvent] = []
 
@@ -84,6 +85,7 @@ class SessionRegistry:
                 self._replaced.popitem(last=False)
             self._emit("replaced", old)
         principal = Principal(role, account_id, username, secrets.token_urlsafe(24), peer)
+        self._bind(principal, peer)
         self._by_token[principal.token] = principal
         self._by_account[(role, account_id)] = principal
         self._by_name[(role, username)] = principal
@@ -106,7 +108,7 @@ class SessionRegistry:
             and principal.peer is not peer
             and (principal.peer is None or principal.peer.closed)
         ):
-            principal.peer = peer
+            self._bind(principal, peer)
             principal.disconnected_at = None
             self._emit("resume", principal)
         return principal
@@ -116,7 +118,19 @@ class SessionRegistry:
             self._drop(principal)
             self._emit("logout", principal)
 
+    def _bind(self, principal: Principal, peer: Peer | None) -> None:
+        if principal.peer is not None:
+            bound = self._by_peer.get(principal.peer)
+            if bound is not None:
+                bound.discard(principal)
+                if not bound:
+                    del self._by_peer[principal.peer]
+        principal.peer = peer
+        if peer is not None:
+            self._by_peer.setdefault(peer, set()).add(principal)
+
     def _drop(self, principal: Principal) -> None:
+        self._bind(principal, None)
         self._by_token.pop(principal.token, None)
         if self._by_account.get((principal.role, principal.account_id)) is principal:
             del self._by_account[(principal.role, principal.account_id)]
@@ -125,11 +139,10 @@ class SessionRegistry:
     def peer_closed(self, peer: Peer) -> None:
         """A connection dropped: its sessions become resumable for the grace period."""
         now = time.monotonic()
-        for principal in list(self._by_token.values()):
-            if principal.peer is peer:
-                principal.peer = None
-                principal.disconnected_at = now
-                self._emit("disconnect", principal)
+        for principal in list(self._by_peer.pop(peer, ())):
+            principal.peer = None
+            principal.disconnected_at = now
+            self._emit("disconnect", principal)
 
     def expire(self, now: float | None = None) -> int:
         """Forget sessions whose connection has been gone longer than the grace period."""
