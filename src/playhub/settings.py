@@ -79,6 +79,9 @@ class Settings:
         1.0  # after GAME_FINISHED, time the server gets to exit before it is stopped
     )
     game_server_file_bytes: int = 64 << 20  # largest file a game server may write (its log included)
+    game_server_probe_interval_s: float = 2.0  # liveness probe of a playing game server (seed 003: every 2 s)
+    game_server_probe_failures: int = 3  # failed probes in a row before the match is ended as "unresponsive"
+    game_server_probe_timeout_s: float = 1.0  # one probe's connect timeout
 
     @property
     def advertised_host(self) -> str:

@@ -47,6 +47,7 @@ def build_env(spec: GameEnv, parent: Mapping[str, str] | None = None) -> dict[st
         "PYTHONPATH": SDK_PATH,
         "GAME_HOST": spec.game_host,
         "GAME_PORT": str(spec.game_port),
+        "SERVER_PORT": str(spec.game_port),  # seed 003's name for the same port
         "ROOM_ID": spec.room_id,
         "GAME_NAME": spec.game_name,
         "GAME_VERSION": spec.game_version,

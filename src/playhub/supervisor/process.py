@@ -189,7 +189,7 @@ class Supervisor:
             raise SpawnFailed(f"the package has no entry_server file '{entry_server}'")
         bind_host = s.host
         port = free_port(bind_host)
-        command = [sys.executable, entry_server]
+        command = [sys.executable, entry_server, f"--room={room_id}"]  # seed 003 passes the room id as an argument
         home, log_path, fd, limits = await asyncio.to_thread(self._prepare, room_id, command)
         env = build_env(
             GameEnv(
