@@ -508,8 +508,10 @@ class RoomService:
         if secret is not None:
             if room.secret is None or not hmac.compare_digest(room.secret, secret):
                 raise Forbidden("wrong room secret")
-        elif not await self._from_room_server(room, peer, local):
-            raise Forbidden("game_finished is accepted only from the room's own game server")
+        else:
+            require(room.state, RoomAction.FINISH)  # no match running: 105, as for GAME_FINISHED
+            if not await self._from_room_server(room, peer, local):
+                raise Forbidden("game_finished is accepted only from the room's own game server")
         require(room.state, RoomAction.FINISH)
         server, room.server = room.server, None
         await self._end_match(room, "finished", results, None, kick_all=kick_all)
