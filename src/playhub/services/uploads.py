@@ -86,21 +86,22 @@ class _Live:
     persisted_at: float
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed: bool = False
-    # Chunks handed to the writer thread and not yet on disk (their futures, oldest first).
-    inflight: deque[asyncio.Future[None]] = field(default_factory=deque)
+    # Chunks handed to the writer threads and not yet hashed and on disk (their futures, oldest first).
+    inflight: deque[asyncio.Future[Any]] = field(default_factory=deque)
     writer: ThreadPoolExecutor | None = None
+    hashing: ThreadPoolExecutor | None = None
 
     def submit(self, data: bytes | memoryview) -> None:
-        """Queue ``data`` for hashing and appending, in order, in this upload's writer thread."""
-        if self.writer is None:
-            self.writer = ThreadPoolExecutor(1, thread_name_prefix=f"upload-{self.row.id[:8]}")
-        fh, hasher = self.fh, self.hasher
-
-        def write() -> None:
-            hasher.update(data)  # hashlib and the write release the GIL on large buffers
-            fh.write(data)
-
-        self.inflight.append(asyncio.get_running_loop().run_in_executor(self.writer, write))
+        """Queue ``data`` for appending and hashing, each in order, in this upload's two threads: the write and the
+        SHA-256 run at the same time (both release the GIL on large buffers), and both beside the event loop."""
+        if self.writer is None or self.hashing is None:
+            name = f"upload-{self.row.id[:8]}"
+            self.writer = ThreadPoolExecutor(1, thread_name_prefix=name)
+            self.hashing = ThreadPoolExecutor(1, thread_name_prefix=f"{name}-sha")
+        loop = asyncio.get_running_loop()
+        wrote = loop.run_in_executor(self.writer, self.fh.write, data)
+        hashed = loop.run_in_executor(self.hashing, self.hasher.update, data)
+        self.inflight.append(asyncio.gather(wrote, hashed))
 
     async def settle(self, keep: int = 0) -> None:
         """Wait until at most ``keep`` chunks are still being written; a failed write raises ``ServerError``."""
@@ -113,15 +114,16 @@ class _Live:
             self.inflight.popleft()
 
     async def run(self, fn: Any) -> Any:
-        """Run ``fn`` in the writer thread after every queued chunk (flush, close)."""
+        """Run ``fn`` in the writer thread after every queued write (flush, close)."""
         if self.writer is None:
             return await asyncio.to_thread(fn)
         return await asyncio.get_running_loop().run_in_executor(self.writer, fn)
 
     def stop_writer(self) -> None:
-        if self.writer is not None:
-            self.writer.shutdown(wait=False)
-            self.writer = None
+        for pool in (self.writer, self.hashing):
+            if pool is not None:
+                pool.shutdown(wait=False)
+        self.writer = self.hashing = None
 
 
 class UploadService:
