@@ -60,6 +60,9 @@ class Settings:
     max_package_files: int = 5_000
     upload_expiry_s: float = 3_600.0  # an upload with no chunk for this long is abandoned
     max_open_uploads_per_developer: int = 16  # open (unfinished) uploads one developer may hold at once
+    upload_write_queue: int = (
+        8  # chunks of one upload waiting for its writer thread before the sender is slowed
+    )
 
     # --- downloads ---
     max_concurrent_downloads: int = 256
@@ -67,6 +70,9 @@ class Settings:
     # Decoded bytes per DOWNLOAD_CHUNK. Encoding holds the GIL, so moderate chunks keep the loop's pauses short and a
     # stream's memory small (about 5 chunk-sized buffers in flight) while amortising the per-chunk cost.
     download_chunk_size: int = 128 * 1024
+    # Binary-mode downloads send package bytes from the file to the socket with os.sendfile (no copy through Python);
+    # off: read in a worker thread and written like any frame.
+    download_sendfile: bool = True
     store_detail_cache_max: int = 4_096  # cached GET_GAME_DETAIL answers (dropped oldest first)
 
     # --- reviews ---

@@ -5,6 +5,19 @@
 
 A connection whose first byte is ``{`` or ASCII whitespace speaks NDJSON; anything else speaks the length prefix.
 The decoder never holds more than ``max_frame`` bytes of one frame plus one read's worth of input.
+
+Binary chunk frames (length-prefixed connections only) carry transfer bytes without JSON or base64. Their payload
+starts with ``BINARY_MARKER`` (0xB1), a byte no JSON document can start with (it is a UTF-8 continuation byte), so
+the framing layer is unchanged and a frame tells what it is by its first byte::
+
+    offset  size  field
+    0       1     marker 0xB1
+    1       1     kind: 1 = upload chunk (client to server), 2 = download chunk (server to client)
+    2       1     n, length of the transfer id (1..64)
+    3       4     request id, uint32 big-endian (upload chunks: echoed as the answer's "id"; 0 = none)
+    7       4     seq, uint32 big-endian
+    11      n     transfer id, ASCII (upload_id or download_id)
+    11+n    rest  the chunk's raw bytes (their length is the frame length minus 11 + n)
 """
 
 from __future__ import annotations
@@ -14,6 +27,14 @@ import struct
 
 _LENGTH = struct.Struct("!I")
 _NDJSON_FIRST_BYTES = frozenset(b"{ \t\r\n")
+
+BINARY_MARKER = 0xB1
+BINARY_UPLOAD_CHUNK = 1
+BINARY_DOWNLOAD_CHUNK = 2
+_BINARY_HEADER = struct.Struct("!BBBII")
+BINARY_HEADER_SIZE = _BINARY_HEADER.size  # without the transfer id
+MAX_TRANSFER_ID = 64
+_BINARY_KINDS = frozenset((BINARY_UPLOAD_CHUNK, BINARY_DOWNLOAD_CHUNK))
 
 
 class Framing(enum.Enum):
@@ -53,6 +74,75 @@ def encode_frame_parts(framing: Framing, parts: tuple[bytes | memoryview | objec
         return b"".join((*parts, b"\n"))  # type: ignore[arg-type]
     body = b"".join(parts)  # type: ignore[arg-type]
     return _LENGTH.pack(len(body)) + body
+
+
+class BadBinaryFrame(ValueError):
+    """A frame that starts with the binary marker but is not a well-formed binary chunk frame."""
+
+    def __init__(self, message: str, req_id: int | None = None) -> None:
+        super().__init__(message)
+        self.req_id = req_id
+
+
+class BinaryChunk:
+    """One decoded binary chunk frame; ``data`` is a view into the frame (no copy)."""
+
+    __slots__ = ("kind", "req_id", "seq", "transfer_id", "data")
+
+    def __init__(self, kind: int, req_id: int, seq: int, transfer_id: str, data: memoryview) -> None:
+        self.kind = kind
+        self.req_id = req_id
+        self.seq = seq
+        self.transfer_id = transfer_id
+        self.data = data
+
+
+def is_binary_frame(payload: bytes | bytearray | memoryview) -> bool:
+    """True for a payload that claims to be a binary chunk (decode it with ``decode_binary``)."""
+    return len(payload) > 0 and payload[0] == BINARY_MARKER
+
+
+def binary_header(kind: int, transfer_id: str, seq: int, req_id: int = 0) -> bytes:
+    """The binary chunk header (marker .. transfer id) to put before ``data``; no length prefix."""
+    tid = transfer_id.encode("ascii")
+    if not 0 < len(tid) <= MAX_TRANSFER_ID:
+        raise ValueError(f"transfer id of {len(tid)} bytes (1..{MAX_TRANSFER_ID} allowed)")
+    return _BINARY_HEADER.pack(BINARY_MARKER, kind, len(tid), req_id, seq) + tid
+
+
+def binary_frame_prefix(kind: int, transfer_id: str, seq: int, data_len: int, req_id: int = 0) -> bytes:
+    """Length prefix plus binary header of a chunk of ``data_len`` bytes: send it, then the bytes themselves
+    (this is what lets a file's bytes go to the socket without passing through Python)."""
+    header = binary_header(kind, transfer_id, seq, req_id)
+    return _LENGTH.pack(len(header) + data_len) + header
+
+
+def encode_binary_frame(
+    kind: int, transfer_id: str, seq: int, data: bytes | memoryview, req_id: int = 0
+) -> bytes:
+    """A whole length-prefixed binary chunk frame."""
+    return b"".join((binary_frame_prefix(kind, transfer_id, seq, len(data), req_id), data))
+
+
+def decode_binary(payload: bytes) -> BinaryChunk:
+    """Parse a binary chunk frame's payload; ``BadBinaryFrame`` (carrying the request id when it was readable)."""
+    if len(payload) < BINARY_HEADER_SIZE:
+        raise BadBinaryFrame(
+            f"binary frame of {len(payload)} bytes is shorter than its {BINARY_HEADER_SIZE}-byte header"
+        )
+    marker, kind, id_len, req_id, seq = _BINARY_HEADER.unpack_from(payload)
+    if marker != BINARY_MARKER:
+        raise BadBinaryFrame("not a binary frame")
+    if kind not in _BINARY_KINDS:
+        raise BadBinaryFrame(f"unknown binary frame kind {kind}", req_id or None)
+    end = BINARY_HEADER_SIZE + id_len
+    if id_len == 0 or id_len > MAX_TRANSFER_ID or len(payload) < end:
+        raise BadBinaryFrame(f"bad transfer id length {id_len} in a binary frame", req_id or None)
+    try:
+        transfer_id = payload[BINARY_HEADER_SIZE:end].decode("ascii")
+    except UnicodeDecodeError:
+        raise BadBinaryFrame("the transfer id of a binary frame is not ASCII", req_id or None) from None
+    return BinaryChunk(kind, req_id, seq, transfer_id, memoryview(payload)[end:])
 
 
 class FrameDecoder:
