@@ -53,7 +53,7 @@ async def startup(app: PlayHubApp) -> None:
     def deliver_principals(principals: list[Principal], event: str, data: dict[str, Any]) -> None:
         deliver_peers([p.peer for p in principals if p.peer is not None], event, data)
 
-    app.presence = PresenceService(app.sessions, deliver_principals)
+    app.presence = PresenceService(app.sessions, deliver_principals, app.settings.presence_batch_s)
     app.rooms = RoomService(
         app.settings,
         app.db,
