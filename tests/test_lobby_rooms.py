@@ -43,7 +43,7 @@ async def test_two_players_vote_start_play_and_finish(hub: Harness) -> None:
     info = await game.ask_json("env")
     env = info["env"]
     assert env["PLAYHUB_PLAYERS"] == "alice,bob"
-    assert answer["ticket"] == player_ticket(env["PLAYHUB_ROOM_SECRET"], room_id, "alice")
+    assert answer["ticket"] == player_ticket(info["secret"], room_id, "alice")
     assert await game.ask(f"hello alice {answer['ticket']}") == "ticket ok"
     assert await game.ask(f"hello bob {answer['ticket']}") == "ticket bad"
     rooms = (await host.request("LIST_ROOMS"))["rooms"]
@@ -105,7 +105,7 @@ async def test_three_players_everyone_gets_game_started_with_own_ticket(hub: Har
     assert result == {"seq": req_b["seq"], "room_id": room_id, "accepted": True, "reason": "accepted"}
     pushes = {cl.username: await fut for cl, fut in started.items()}
     game = await GameConn.open("127.0.0.1", answer["game_port"])
-    secret = (await game.ask_json("env"))["env"]["PLAYHUB_ROOM_SECRET"]
+    secret = (await game.ask_json("env"))["secret"]
     for name, push in pushes.items():
         assert push == {
             "room_id": room_id,

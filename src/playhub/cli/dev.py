@@ -42,6 +42,7 @@ from playhub import packages
 from playhub.client import Client, ConnectionLost, ServerAddress, resolve_address
 from playhub.client.publishing import check_folder, find_my_game, publish_folder
 from playhub.protocol.errors import BadState, Conflict, PlayHubError, Unauthorized
+from playhub.wire.framing import Framing
 
 T = TypeVar("T")
 
@@ -153,7 +154,8 @@ def server_address(args: argparse.Namespace) -> ServerAddress:
 
 async def connect(address: ServerAddress) -> Client:
     try:
-        return await Client.connect(address.host, address.port, timeout=10.0)
+        # Length-prefixed framing lets uploads travel as binary chunk frames.
+        return await Client.connect(address.host, address.port, framing=Framing.LENGTH_PREFIXED, timeout=10.0)
     except (OSError, TimeoutError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else (str(exc) or "timed out")
         raise CliError(

@@ -37,6 +37,7 @@ from playhub.client import Client, ServerAddress, resolve_address
 from playhub.packages import PackageError
 from playhub.protocol.errors import PlayHubError
 from playhub.tui.format import installed_text, newer, players_text, score_text, when
+from playhub.wire.framing import Framing
 
 EPILOG = """\
 where is the server: --host/--port, else PLAYHUB_LOBBY_HOST/PLAYHUB_LOBBY_PORT (or LOBBY_CONNECT_HOST/PORT),
@@ -168,7 +169,10 @@ async def _connected(
         raise CommandError("give --user and --password (or set PLAYHUB_USER and PLAYHUB_PASSWORD)")
     address = _address(args)
     try:
-        client = await Client.connect(address.host, address.port, timeout=10.0)
+        # Length-prefixed framing lets downloads travel as binary chunk frames.
+        client = await Client.connect(
+            address.host, address.port, framing=Framing.LENGTH_PREFIXED, timeout=10.0
+        )
     except (OSError, TimeoutError) as exc:
         raise CommandError(f"cannot reach the lobby at {address}: {exc}") from exc
     try:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from playhub.protocol.schemas import Payload
+
+# How chunk bytes travel: base64 text in JSON (the default) or binary chunk frames on a length-prefixed connection.
+Encoding = Literal["base64", "binary"]
 
 
 class CreateGame(Payload):
@@ -44,6 +49,9 @@ class UploadBegin(Payload):
     size_bytes: int
     checksum: str | None = None
     resume: bool = False  # (ext) continue an open upload of this version instead of answering 104
+    encoding: Encoding = (
+        "base64"  # (ext) "binary": chunks come as binary frames (length-prefixed connections)
+    )
 
 
 class UploadChunk(Payload):

@@ -49,7 +49,12 @@ class PlayHubApp:
         self.db = Database(self.data_dir / "playhub.sqlite3")
         self.blobs = BlobStore(self.data_dir)
         self.events = EventBus()
-        self.sessions = SessionRegistry(settings.session_resume_grace_s)
+        self.sessions = SessionRegistry(
+            settings.session_resume_grace_s,
+            db=self.db,
+            ttl_s=settings.session_ttl_s,
+            touch_interval_s=settings.session_touch_interval_s,
+        )
         self.accounts = AccountService(settings, self.db, self.sessions)
         self.dev_port = 0
         self.lobby_port = 0
@@ -65,6 +70,7 @@ class PlayHubApp:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.blobs.ensure()
         await self.db.open()
+        await self.sessions.load()  # before listening: a client reconnecting after a restart finds its session
         for area in AREAS:
             startup = getattr(area, "startup", None)
             if startup is not None:
@@ -101,7 +107,12 @@ class PlayHubApp:
                 self._connections.discard(conn)
 
         server = await asyncio.start_server(
-            on_client, self.settings.host, port, limit=self.settings.read_size, reuse_address=True
+            on_client,
+            self.settings.host,
+            port,
+            limit=self.settings.read_size,
+            reuse_address=True,
+            backlog=self.settings.listen_backlog,
         )
         self._servers.append(server)
         return server
@@ -129,7 +140,11 @@ class PlayHubApp:
     async def _housekeeping(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            self.sessions.expire()
+            self.accounts.housekeeping()
+            try:
+                await self.sessions.housekeeping()
+            except Exception:  # a busy or failing disk must not end housekeeping for good
+                log.exception("session housekeeping failed")
 
     def request_stop(self) -> None:
         """Ask ``serve_until_stopped`` to shut down (signal handlers call this)."""
@@ -164,6 +179,10 @@ class PlayHubApp:
             except TimeoutError:
                 pass
         self.accounts.close()
+        try:
+            await self.sessions.flush()  # the last expiry extensions
+        except Exception:
+            log.exception("could not store session expiries")
         await self.db.close()
         try:
             (self.data_dir / RUNTIME_PORTS_FILE).unlink()

@@ -451,11 +451,15 @@ class RoomService:
                 room_secret=secret,
                 lobby_port=self.lobby_port(),
             )
-        except SpawnFailed as exc:
+        except Exception as exc:
+            # Whatever went wrong (no interpreter, no uid, a full disk...), the room must not stay STARTING.
+            if not isinstance(exc, SpawnFailed):
+                log.exception("starting the game server of room %s failed", room.room_id)
+            reason = f"the game server failed to start: {exc}"
             if room.state is RoomState.STARTING:
                 self._set(room, RoomEvent.SERVER_FAILED)
-                self._updated(room)
-            raise BadState(f"the game server failed to start: {exc}") from None
+                self._fan_out(room, {"room": room.snapshot(), "reason": reason}, room.names())
+            raise BadState(reason) from None
         if room.state is not RoomState.STARTING:  # everyone left while it was starting
             await server.stop(0.2)
             raise BadState(f"room '{room.room_id}' closed while its game server was starting")
@@ -590,18 +594,20 @@ class RoomService:
         secret: str | None,
         results: dict[str, Any] | None,
         kick_all: bool,
-        peer_ip: str | None = None,
+        peer: tuple[str, int] | None = None,
+        local: tuple[str, int] | None = None,
     ) -> None:
         """A game server reports the end of its match: with the room secret (GAME_FINISHED), or, for seed 003's
-        legacy line, without one but only from the machine that runs the room's server (``peer_ip``)."""
+        legacy line, without one but only over a connection from the room's own game server: ``peer`` is the
+        connection's remote address, ``local`` the lobby's end of it."""
         room = self.get(room_id)
         if secret is not None:
             if room.secret is None or not hmac.compare_digest(room.secret, secret):
                 raise Forbidden("wrong room secret")
-        elif not self._is_server_machine(peer_ip):
-            raise Forbidden(
-                "game_finished is accepted only from the machine that runs the room's game server"
-            )
+        else:
+            require(room.state, RoomAction.FINISH)  # no match running: 105, as for GAME_FINISHED
+            if not await self._from_room_server(room, peer, local):
+                raise Forbidden("game_finished is accepted only from the room's own game server")
         require(room.state, RoomAction.FINISH)
         server, room.server = room.server, None
         await self._end_match(room, "finished", results, None, kick_all=kick_all)
@@ -614,15 +620,13 @@ class RoomService:
             await asyncio.wait_for(server.wait(), self.settings.game_server_finish_grace_s)
         await server.stop()
 
-    def _is_server_machine(self, ip: str | None) -> bool:
-        if ip is None:
+    async def _from_room_server(
+        self, room: Room, peer: tuple[str, int] | None, local: tuple[str, int] | None
+    ) -> bool:
+        server = room.server
+        if server is None or peer is None or local is None:
             return False
-        if ip.startswith("::ffff:"):
-            ip = ip[7:]
-        # Game servers run on this machine: loopback, or this machine's own configured addresses.
-        return (
-            ip.startswith("127.") or ip == "::1" or ip in {self.settings.host, self.settings.advertised_host}
-        )
+        return await asyncio.to_thread(self.supervisor.owns_connection, server, peer, local)
 
     # --- sessions: logout, dropped connections, reconnects ----------------------------------------------------
     def _cancel_grace(self, account_id: int) -> None:
