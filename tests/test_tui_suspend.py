@@ -100,7 +100,9 @@ async def test_updates_while_a_terminal_game_runs_do_not_freeze_the_app(hub: Har
         await asyncio.sleep(0.5)
         term.send("\r")  # the client ends
         pos = await term.expect("CLIENT DONE", pos)
-        pos = await term.expect("Match over (finished)", pos, timeout=20)  # the app is back, with what happened
+        pos = await term.expect(
+            "Match over (finished)", pos, timeout=20
+        )  # the app is back, with what happened
         # ...and it answers keys: mark ready, and bob sees it.
         alice_ready = asyncio.ensure_future(
             bob.wait_push("ROOM_UPDATED", lambda p: "alice" in p["room"]["ready"], timeout=20)  # type: ignore[attr-defined]
