@@ -251,8 +251,9 @@ async def test_leftovers_of_a_killed_playhub_are_reaped_at_startup(tmp_path: Pat
         daemon = int(await game.ask("daemon"))
         await game.close()
         await client.close()
-        await asyncio.to_thread(server.kill)  # SIGKILL: no cleanup at all
-        assert not await wait_dead(daemon, 0.3)
+        # SIGKILL: no cleanup at all. (Any PlayHub starting on this host from now on reaps the leftovers: their
+        # uid is held by no one any more. The restart below is one.)
+        await asyncio.to_thread(server.kill)
         await asyncio.to_thread(server.start)
         assert await wait_dead(info["pid"], 10)
         assert await wait_dead(daemon, 10), "a detached process of the old match survived the restart"
