@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from playhub.protocol.schemas import Payload
+from playhub.protocol.schemas import Int64, Payload
 
 
 class CreateGame(Payload):
     name: str
     description: str
     game_type: str
-    max_players: int
+    max_players: Int64
     display_name: str | None = None  # (ext) defaults to ``name``
-    min_players: int | None = None  # (ext) defaults to ``max_players``
+    min_players: Int64 | None = None  # (ext) defaults to ``max_players``
 
 
 class GameRef(Payload):
@@ -21,10 +21,10 @@ class GameRef(Payload):
 class UpdateGameMeta(Payload):
     game_id: str
     description: str | None = None
-    max_players: int | None = None
+    max_players: Int64 | None = None
     game_type: str | None = None
     display_name: str | None = None  # (ext)
-    min_players: int | None = None  # (ext)
+    min_players: Int64 | None = None  # (ext)
 
 
 class SetGameStatus(Payload):
@@ -35,14 +35,14 @@ class SetGameStatus(Payload):
 class UploadBegin(Payload):
     game_id: str
     version: str
-    size_bytes: int
+    size_bytes: Int64
     checksum: str | None = None
     resume: bool = False  # (ext) continue an open upload of this version instead of answering 104
 
 
 class UploadChunk(Payload):
     upload_id: str
-    seq: int
+    seq: Int64
     # Declared as bytes: msgspec decodes the base64 text in C while parsing the frame (invalid base64 → 100),
     # several times faster than binascii on the decoded string.
     data_b64: bytes

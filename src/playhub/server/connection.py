@@ -1,9 +1,14 @@
 """One client connection: read frames, dispatch them in order, write answers and pushes in the client's framing.
 
-Backpressure: requests are handled one at a time, so a client that floods requests is simply read more slowly.
-Outgoing data goes into the transport buffer; a client that stops reading and lets that buffer grow past
-``max_send_buffer_bytes`` is disconnected instead of being buffered without end. Transfers (downloads) use
+Backpressure: requests are handled one at a time, so a client that floods requests is simply read more slowly, and
+after ``frames_per_turn`` frames a connection yields so that one flood cannot starve the other clients. Outgoing data
+goes into the transport buffer under the bounds of ``server/outbuf.py`` (per connection, in time, server-wide): a
+client that stops reading is disconnected instead of being buffered without end. Transfers (downloads) use
 ``send_flow``, which waits for the buffer to drain, so a slow reader slows the sender.
+
+Timeouts are checked by the app's housekeeping sweep (``check_timeouts``), not per read, so the request path pays
+nothing for them: a frame begun but not finished within ``frame_timeout_s`` (slowloris) and a connection that has
+not logged in within ``auth_timeout_s`` are closed.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from playhub.protocol import envelope
-from playhub.protocol.errors import InvalidRequest
+from playhub.protocol.errors import InvalidRequest, Unauthorized
+from playhub.server.outbuf import OutputGuard
 from playhub.wire.framing import FrameDecoder, FrameTooLarge, Framing, encode_frame, encode_frame_parts
 
 if TYPE_CHECKING:
@@ -38,6 +44,11 @@ class Connection:
         "_tasks",
         "_on_close",
         "data",
+        "out",
+        "frames",
+        "authenticated",
+        "opened_at",
+        "_partial",
     )
 
     def __init__(
@@ -56,6 +67,11 @@ class Connection:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_close: list[Callable[[Connection], None]] = []
         self.data: dict[str, Any] = {}  # per-connection state owned by areas (e.g. open downloads)
+        self.out = OutputGuard(self.transport, settings, router.app.output_budget, self._drop_slow)
+        self.frames = 0  # frames handled so far
+        self.authenticated = False  # set once a token was accepted on this connection
+        self.opened_at = asyncio.get_running_loop().time()
+        self._partial: tuple[int, float] | None = None  # (frames, first seen) of an unfinished frame
 
     @property
     def closed(self) -> bool:
@@ -70,24 +86,25 @@ class Connection:
         """Queue one encoded JSON document; disconnect the client if it is not reading its answers."""
         if self.closed:
             return
-        self.transport.write(encode_frame(self.framing, encoded))
-        self._check_backlog()
+        self._write(encode_frame(self.framing, encoded))
 
     def send_parts(self, parts: tuple[bytes | Any, ...]) -> None:
         """Like ``send`` for a document given as pieces (see ``envelope.ok_parts``)."""
         if self.closed:
             return
-        self.transport.write(encode_frame_parts(self.framing, parts))
-        self._check_backlog()
+        self._write(encode_frame_parts(self.framing, parts))
 
-    def _check_backlog(self) -> None:
-        if self.transport.get_write_buffer_size() > self.settings.max_send_buffer_bytes:
-            log.warning(
-                "%s: not reading (over %d bytes queued), disconnecting",
-                self.remote,
-                self.settings.max_send_buffer_bytes,
-            )
-            self.abort()
+    def _write(self, frame: bytes) -> bool:
+        """Queue one framed message within the output bounds; False when the client was dropped instead."""
+        if not self.out.admit(len(frame)):
+            return False
+        self.transport.write(frame)
+        self.out.wrote(len(frame))
+        return True
+
+    def _drop_slow(self, why: str) -> None:
+        log.warning("%s: %s: disconnecting", self.remote, why)
+        self.abort()
 
     def push(self, type_: str, payload: Any) -> None:
         self.send(envelope.push(type_, payload))
@@ -96,7 +113,8 @@ class Connection:
         """Send with flow control: waits while the client is slower than us. Raises ConnectionError when gone."""
         if self.closed:
             raise ConnectionResetError("connection closed")
-        self.transport.write(encode_frame(self.framing, encoded))
+        if not self._write(encode_frame(self.framing, encoded)):
+            raise ConnectionResetError("connection dropped: not reading")
         await self.writer.drain()
 
     # --- lifecycle -------------------------------------------------------------------------------------------
@@ -123,10 +141,45 @@ class Connection:
         self._closed = True
         self.transport.close()
 
+    def check_timeouts(self, now: float) -> None:
+        """Called about once a second by the app: close slowloris frames and connections that never log in."""
+        if self.closed:
+            return
+        s = self.settings
+        if self.decoder.buffered:
+            # The same unfinished frame (no frame completed since) seen for longer than the timeout.
+            if self._partial is None or self._partial[0] != self.frames:
+                self._partial = (self.frames, now)
+            elif now - self._partial[1] >= s.frame_timeout_s:
+                log.info("%s: frame not finished within %g s, closing", self.remote, s.frame_timeout_s)
+                self.send(
+                    envelope.error_from(
+                        InvalidRequest(
+                            f"frame not finished within {s.frame_timeout_s:g} s: connection closed"
+                        )
+                    )
+                )
+                self.close()
+                return
+        else:
+            self._partial = None
+        if not self.authenticated and now - self.opened_at >= s.auth_timeout_s:
+            if self.router.app.sessions.sessions_of(self):
+                self.authenticated = True  # logged in on this connection
+                return
+            log.info("%s: no login within %g s, closing", self.remote, s.auth_timeout_s)
+            self.send(
+                envelope.error_from(
+                    Unauthorized(f"no login within {s.auth_timeout_s:g} s: connection closed")
+                )
+            )
+            self.close()
+
     async def serve(self) -> None:
         router = self.router
         read = self.reader.read
         size = self.settings.read_size
+        per_turn = max(1, self.settings.frames_per_turn)
         try:
             while not self._closed:
                 data = await read(size)
@@ -148,6 +201,11 @@ class Connection:
                     await router.dispatch(self, frame)
                     if self._closed:
                         break
+                    self.frames += 1
+                    if not self.frames % per_turn:
+                        # A read returns at once while data is buffered: without this, one client pipelining
+                        # thousands of cheap requests would hold the event loop for all of them.
+                        await asyncio.sleep(0)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -162,6 +220,7 @@ class Connection:
 
     async def _teardown(self) -> None:
         self._closed = True
+        self.out.close()
         for task in list(self._tasks):
             task.cancel()
         for callback in self._on_close:

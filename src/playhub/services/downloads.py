@@ -4,7 +4,8 @@ A download streams the stored archive (``blobs.archive``) chunk by chunk: each c
 worker thread while the previous one is being sent, so the event loop never touches the disk and a download holds at
 most two chunks in memory whatever the package size. The caller sends with flow control, so a slow reader slows its
 own stream and nobody else's. ``max_concurrent_downloads`` bounds the streams of the whole server and
-``max_downloads_per_connection`` those of one client.
+``max_downloads_per_connection``, ``max_downloads_per_account`` and ``max_downloads_per_ip`` those of one client,
+so one account or one address cannot pin every slot.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from playhub.packages import is_version
 from playhub.protocol.errors import BadState, InvalidRequest, NotFound, RateLimited, ServerError
+from playhub.services.quotas import Tally, ip_key, over
 from playhub.services.store import normalise_checksum
 from playhub.settings import Settings
 from playhub.store import storefront
@@ -40,6 +42,7 @@ class Download:
     chunk_size: int
     start_seq: int
     sent_bytes: int = 0
+    ip: str = ""  # per-IP quota key
 
     @property
     def chunk_count(self) -> int:
@@ -63,9 +66,17 @@ class DownloadService:
         self.db = db
         self.blobs = blobs
         self.active: dict[str, Download] = {}
+        self._per_account = Tally()
+        self._per_ip = Tally()
 
     async def begin(
-        self, account_id: int, game_id: str, version: str | None, start_seq: int, open_on_connection: int
+        self,
+        account_id: int,
+        game_id: str,
+        version: str | None,
+        start_seq: int,
+        open_on_connection: int,
+        ip: str = "",
     ) -> Download:
         """Check the request and reserve a stream slot; the caller must call ``finish`` when the stream ends."""
         if version is not None and not is_version(version):
@@ -98,6 +109,15 @@ class DownloadService:
                 1.0,
                 f"at most {self.settings.max_downloads_per_connection} downloads at once per connection",
             )
+        ip = ip_key(ip)
+        if over(self._per_account, account_id, self.settings.max_downloads_per_account):
+            raise RateLimited(
+                1.0, f"at most {self.settings.max_downloads_per_account} downloads at once per account"
+            )
+        if over(self._per_ip, ip, self.settings.max_downloads_per_ip):
+            raise RateLimited(
+                1.0, f"at most {self.settings.max_downloads_per_ip} downloads at once per address"
+            )
         dl = Download(
             id=secrets.token_hex(8),
             account_id=account_id,
@@ -108,12 +128,17 @@ class DownloadService:
             checksum=normalise_checksum(row.checksum),
             chunk_size=chunk_size,
             start_seq=start_seq,
+            ip=ip,
         )
         self.active[dl.id] = dl
+        self._per_account.add(account_id)
+        self._per_ip.add(ip)
         return dl
 
     def finish(self, dl: Download) -> None:
-        self.active.pop(dl.id, None)
+        if self.active.pop(dl.id, None) is not None:
+            self._per_account.remove(dl.account_id)
+            self._per_ip.remove(dl.ip)
 
     async def chunks(self, dl: Download, encode: ChunkEncoder) -> AsyncIterator[bytes]:
         """Yield ``encode(seq, data)`` for each chunk from ``dl.start_seq`` on, reading and encoding the next chunk

@@ -157,6 +157,10 @@ class SessionRegistry:
             self._emit("expire", principal)
         return len(expired)
 
+    def sessions_of(self, peer: Peer) -> int:
+        """How many live sessions are bound to this connection (quotas, login timeout)."""
+        return len(self._by_peer.get(peer, ()))
+
     def by_account(self, role: Role, account_id: int) -> Principal | None:
         return self._by_account.get((role, account_id))
 

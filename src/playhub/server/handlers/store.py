@@ -80,7 +80,9 @@ async def download_begin(ctx: Context, p: DownloadBegin) -> dict[str, Any]:
     assert ctx.user is not None
     service: DownloadService = ctx.app.downloads
     mine = _downloads_of(ctx.conn)
-    dl = await service.begin(ctx.user.account_id, p.game_id, p.version, p.start_seq, len(mine))
+    dl = await service.begin(
+        ctx.user.account_id, p.game_id, p.version, p.start_seq, len(mine), ip=ctx.conn.remote_ip
+    )
     # The task first runs after this handler returns, and the router writes the answer without yielding in between:
     # the client always sees the ok answer before the first DOWNLOAD_CHUNK.
     mine[dl.id] = ctx.conn.spawn(_stream(ctx.conn, service, dl))
