@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from playhub.protocol.errors import Conflict, InvalidRequest, RateLimited, Unauthorized
+from playhub.protocol.errors import BadState, Conflict, InvalidRequest, RateLimited, Unauthorized
 from playhub.server.app import PlayHubApp
 from tests.helpers import Harness, settings_for_tests
 
@@ -76,7 +76,7 @@ async def test_failed_logins_are_rate_limited_per_ip_and_account(make_hub) -> No
         await c.login_player("someone-else", "secret-pw")
 
 
-async def test_logins_survive_restart_tokens_do_not(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_accounts_and_tokens_survive_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = settings_for_tests(tmp_path / "data")
     app = PlayHubApp(settings)
     await app.start()
@@ -89,9 +89,10 @@ async def test_logins_survive_restart_tokens_do_not(tmp_path) -> None:  # type: 
     h2 = Harness(app2)
     try:
         c2 = await h2.lobby()
-        with pytest.raises(Unauthorized):
-            await c2.request("WHOAMI", token=token)
-        await c2.login_player("hank", "secret-pw")
+        assert (await c2.request("WHOAMI", token=token))["username"] == "hank"  # the session came back
+        await c2.login_player("hank", "secret-pw")  # and the account logs in as before
+        with pytest.raises(BadState):
+            await c2.request("WHOAMI", token=token)  # replaced by that newer login
     finally:
         await h2.close()
 

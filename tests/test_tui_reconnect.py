@@ -1,5 +1,6 @@
-"""Losing the connection: a banner, automatic reconnection with backoff, the session restored (resumed within the
-grace period, so the room seat is kept; or logged in again with the remembered credentials after a restart)."""
+"""Losing the connection: a banner, automatic reconnection with backoff, the session restored (resumed with its token,
+also after a server restart since sessions are stored; or logged in again with the remembered credentials when the
+server no longer knows the token)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def test_server_restart_shows_banner_then_logs_in_again(tmp_path: Path) -> None:
+async def test_server_restart_shows_banner_then_resumes_the_session(tmp_path: Path) -> None:
     data = tmp_path / "data"
     port = free_port()
     server = PlayHubApp(settings_for_tests(data, lobby_port=port))
@@ -40,7 +41,7 @@ async def test_server_restart_shows_banner_then_logs_in_again(tmp_path: Path) ->
             await wait_for(pilot, lambda: store.query_one(NumberedTable).row_count == 1)
             old_token = app.session.client.token
 
-            await hub.close()  # the server goes away: every session is lost with it
+            await hub.close()  # the server goes away; its sessions are stored and come back with it
             banner = await wait_for(pilot, lambda: app.screen.query_one(ConnectionBanner))
             await wait_for(pilot, lambda: banner.has_class("-shown"), what="banner")
             assert "Connection lost" in str(banner.render())
@@ -51,7 +52,7 @@ async def test_server_restart_shows_banner_then_logs_in_again(tmp_path: Path) ->
             hub = Harness(server)
             await wait_for(pilot, lambda: app.session.online, timeout=20, what="reconnected")
             await wait_for(pilot, lambda: not banner.has_class("-shown"), what="banner gone")
-            assert app.session.client.token != old_token  # a fresh login with the remembered credentials
+            assert app.session.client.token == old_token  # resumed: no new login, no password hash
             assert app.screen is store  # the player stays where they were
             # The screen reloaded by itself and requests work again.
             await wait_for(pilot, lambda: store.query_one(NumberedTable).row_count == 1)

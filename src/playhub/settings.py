@@ -25,16 +25,13 @@ class Settings:
     # Output to a client that does not read is bounded three ways: per connection (transport buffer included), in
     # time (a backlog must drain within send_stall_timeout_s) and server-wide (the worst offenders are dropped).
     max_send_buffer_bytes: int = 4 << 20  # a client whose unread responses exceed this is disconnected
-    write_buffer_high_bytes: int = (
-        256 * 1024
-    )  # transport high-water mark: flow-controlled senders wait above it
+    # Transport high-water mark: flow-controlled senders wait above it.
+    write_buffer_high_bytes: int = 256 * 1024
     send_stall_timeout_s: float = 30.0  # a backlog above the high-water mark must drain within this, or close
-    max_total_send_buffer_bytes: int = (
-        128 << 20
-    )  # unread output across all connections before dropping the worst
-    tcp_send_buffer_bytes: int = (
-        256 * 1024
-    )  # SO_SNDBUF of accepted sockets (kernel memory per client); 0 = OS default
+    # Unread output across all connections before the worst offenders are dropped.
+    max_total_send_buffer_bytes: int = 128 << 20
+    # SO_SNDBUF of accepted sockets (kernel memory per client); 0 = the OS default (autotuned).
+    tcp_send_buffer_bytes: int = 256 * 1024
     frames_per_turn: int = 32  # frames handled from one connection before it yields to the others
     max_connections: int = 10_000
     # --- timeouts ---
@@ -43,6 +40,9 @@ class Settings:
     tcp_keepalive_idle_s: int = 60  # TCP keepalive: idle time before the first probe (half-open peers)
     tcp_keepalive_interval_s: int = 10  # between probes
     tcp_keepalive_probes: int = 5  # unanswered probes before the kernel drops the connection
+    # Pending-connection queue of each listener: after a restart every client reconnects at once, and a short queue
+    # turns that burst into refused connects and retries (the kernel caps it at net.core.somaxconn).
+    listen_backlog: int = 1_024
 
     # --- accounts ---
     username_min: int = 3
@@ -52,11 +52,18 @@ class Settings:
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19_456  # OWASP's argon2id minimum (19 MiB, t=2, p=1)
     argon2_parallelism: int = 1
-    hash_concurrency: int = 2  # password hashes running at once, in threads
+    hash_concurrency: int = 0  # password hashes running at once, in threads; 0 = one per available core
+    hash_queue_max: int = 64  # hashes waiting for a thread; past that, logins and registrations answer 106
     login_fail_window_s: float = 60.0
-    login_fail_max_per_ip: int = 30
-    login_fail_max_per_ip_account: int = 5
-    session_resume_grace_s: float = 60.0  # a dropped connection's token stays valid this long
+    login_fail_max_per_ip_account: int = 5  # attempts per client IP and account per window
+    login_fail_max_per_account: int = 20  # attempts per account from all addresses per window
+    # Attempts per client IP per window: high, because many honest players may share one address.
+    login_fail_max_per_ip: int = 200
+    login_limiter_max_keys: int = 100_000  # entries per login counter table (least recently used dropped first)
+    session_resume_grace_s: float = 60.0  # a dropped connection counts as gone (rooms, presence) after this long
+    session_ttl_s: float = 7 * 24 * 3_600.0  # a token unused for this long expires (sliding)
+    session_touch_interval_s: float = 300.0  # how often use of a token extends its stored expiry, at most
+    presence_batch_s: float = 0.05  # PLAYER_PRESENCE changes within this window go out as one delta; 0 = at once
     max_sessions_per_connection: int = 4  # sessions (logins/registrations) bound to one connection at once
     register_max_per_ip: int = 20  # registrations (both roles) per client IP per window → 106 past it
     register_window_s: float = 3_600.0
@@ -72,6 +79,9 @@ class Settings:
     max_package_files: int = 5_000
     upload_expiry_s: float = 3_600.0  # an upload with no chunk for this long is abandoned
     max_open_uploads_per_developer: int = 16  # open (unfinished) uploads one developer may hold at once
+    upload_write_queue: int = (
+        8  # chunks of one upload waiting for its writer thread before the sender is slowed
+    )
 
     # --- downloads ---
     max_concurrent_downloads: int = 256
@@ -81,6 +91,9 @@ class Settings:
     # Decoded bytes per DOWNLOAD_CHUNK. Encoding holds the GIL, so moderate chunks keep the loop's pauses short and a
     # stream's memory small (about 5 chunk-sized buffers in flight) while amortising the per-chunk cost.
     download_chunk_size: int = 128 * 1024
+    # Binary-mode downloads send package bytes from the file to the socket with os.sendfile (no copy through Python);
+    # off: read in a worker thread and written like any frame.
+    download_sendfile: bool = True
     store_detail_cache_max: int = 4_096  # cached GET_GAME_DETAIL answers (dropped oldest first)
 
     # --- reviews ---
@@ -107,6 +120,25 @@ class Settings:
         1.0  # after GAME_FINISHED, time the server gets to exit before it is stopped
     )
     game_server_file_bytes: int = 64 << 20  # largest file a game server may write (its log included)
+    game_server_probe_interval_s: float = 2.0  # liveness probe of a playing game server (seed 003: every 2 s)
+    game_server_probe_failures: int = 3  # failed probes in a row before the match is ended as "unresponsive"
+    game_server_probe_timeout_s: float = 1.0  # one probe's connect timeout
+
+    # --- game-server isolation (docs/security.md, "A malicious game server") ---
+    # When PlayHub runs as root, each match gets a uid of its own from this pool (gid = uid, no supplementary groups).
+    game_uid_base: int = 61_000
+    game_uid_count: int = 1_000
+    # One lock file per uid; every PlayHub on the host must use the same folder so they never share a uid.
+    # None: /run/playhub/game-uids.
+    game_uid_lock_dir: Path | None = None
+    game_run_dir: Path | None = None  # parent of the per-match run folders; None: the system temp folder
+    # Interpreter for game servers; None: the running one if a game uid can execute it, else python3 on the PATH.
+    game_server_python: str | None = None
+    game_cgroups: str = "auto"  # "auto": one cgroup per match when the cgroup file system allows it; "off"
+    game_cgroup_name: str = "playhub"  # the subtree that holds the matches' cgroups
+    game_room_memory_bytes: int = 1 << 30  # memory of a whole match (all its processes); 0 = no cgroup limit
+    game_room_processes: int = 128  # processes and threads of a whole match; 0 = no cgroup limit
+    game_room_cpus: float = 1.0  # CPU cores a whole match may use; 0 = no cgroup limit
 
     @property
     def advertised_host(self) -> str:

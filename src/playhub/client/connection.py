@@ -3,7 +3,9 @@
 * speaks either framing (NDJSON by default, or the 4-byte length prefix);
 * tags every request with an ``id`` and matches responses to requests, so several requests may be in flight;
 * delivers pushes (messages without ``status``) to subscribers;
-* turns error responses into the typed exceptions of ``playhub.protocol.errors``.
+* turns error responses into the typed exceptions of ``playhub.protocol.errors``;
+* on length-prefixed connections, sends binary upload chunks (``send_binary_chunk``) and delivers binary download
+  chunks as ``DOWNLOAD_CHUNK`` pushes whose payload carries the raw bytes in ``data`` instead of ``data_b64``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,17 @@ from typing import Any
 import msgspec
 
 from playhub.protocol.errors import PlayHubError, error_from_wire
-from playhub.wire.framing import FrameDecoder, Framing, encode_frame
+from playhub.wire.framing import (
+    BINARY_DOWNLOAD_CHUNK,
+    BINARY_UPLOAD_CHUNK,
+    BadBinaryFrame,
+    FrameDecoder,
+    Framing,
+    binary_frame_prefix,
+    decode_binary,
+    encode_frame,
+    is_binary_frame,
+)
 
 log = logging.getLogger("playhub.client")
 
@@ -102,6 +114,24 @@ class Client:
         self._pending[req_id] = fut
         self._unlabelled.append(req_id)
         self.writer.write(encode_frame(self.framing, _encode(message)))
+        return fut
+
+    def send_binary_chunk(
+        self, upload_id: str, seq: int, data: bytes | memoryview
+    ) -> asyncio.Future[dict[str, Any]]:
+        """Send one upload chunk as a binary frame (after ``UPLOAD_BEGIN`` with ``"encoding": "binary"`` on this
+        length-prefixed connection); returns the future of the response envelope, as ``send_request`` does."""
+        if self.framing is not Framing.LENGTH_PREFIXED:
+            raise ValueError("binary chunks need a length-prefixed connection")
+        if self.closed:
+            raise ConnectionLost(f"connection closed: {self.close_reason or 'by the server'}")
+        req_id = next(self._ids)
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = fut
+        self._unlabelled.append(req_id)
+        # Two writes, no join: the transport sends the bytes object without a copy of the chunk here.
+        self.writer.write(binary_frame_prefix(BINARY_UPLOAD_CHUNK, upload_id, seq, len(data), req_id))
+        self.writer.write(data)
         return fut
 
     async def request_raw(
@@ -211,7 +241,7 @@ class Client:
     async def _read_loop(self) -> None:
         try:
             while True:
-                data = await self.reader.read(1 << 16)
+                data = await self.reader.read(1 << 18)
                 if not data:
                     break
                 for frame in self._decoder.feed(data):
@@ -232,6 +262,9 @@ class Client:
                     queue.put_nowait({"type": CLOSED_SENTINEL, "payload": {}})
 
     def _handle(self, frame: bytes) -> None:
+        if is_binary_frame(frame):
+            self._handle_binary(frame)
+            return
         try:
             msg = _decode(frame)
         except msgspec.DecodeError:
@@ -253,6 +286,22 @@ class Client:
         fut = self._pending.pop(req_id, None)
         if fut is not None and not fut.done():
             fut.set_result(msg)
+
+    def _handle_binary(self, frame: bytes) -> None:
+        try:
+            chunk = decode_binary(frame)
+        except BadBinaryFrame as exc:
+            log.warning("ignoring a malformed binary frame: %s", exc)
+            return
+        if chunk.kind != BINARY_DOWNLOAD_CHUNK:
+            log.warning("ignoring a binary frame of kind %d", chunk.kind)
+            return
+        self._deliver_push(
+            {
+                "type": "DOWNLOAD_CHUNK",
+                "payload": {"download_id": chunk.transfer_id, "seq": chunk.seq, "data": chunk.data},
+            }
+        )
 
     async def close(self) -> None:
         if not self.writer.is_closing():

@@ -10,6 +10,9 @@ installed:
 
 So a failed or interrupted download never leaves a half version that looks usable, and never touches the versions
 already installed. Calling ``download_game`` again after an interruption resumes from the resume record.
+
+On a length-prefixed connection the download asks for binary chunk frames (``"encoding": "binary"``: raw bytes, no
+base64) and falls back to base64 chunks when the server refuses that.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from playhub.protocol.errors import (
     PlayHubError,
     error_from_wire,
 )
+from playhub.wire.framing import Framing
 
 Progress = Callable[[int, int], None]
 
@@ -202,11 +206,12 @@ def _prepare_part(part: Path, record: dict[str, Any] | None) -> int:
     return have
 
 
-def _append_chunks(part: Path, blobs: list[str], digest: Any) -> int:
-    """Decode, hash and append a batch of chunks (in a worker thread); returns the part's new size."""
+def _append_chunks(part: Path, blobs: list[str | bytes | memoryview], digest: Any) -> int:
+    """Decode (base64 text; binary chunks come raw), hash and append a batch of chunks (in a worker thread); returns
+    the part's new size."""
     with open(part, "ab") as f:
         for blob in blobs:
-            data = base64.b64decode(blob, validate=True)
+            data = base64.b64decode(blob, validate=True) if isinstance(blob, str) else blob
             digest.update(data)
             f.write(data)
         return f.tell()
@@ -330,8 +335,8 @@ async def _fetch_and_install(
     pushes = client.subscribe(None)
     try:
         try:
-            answer = await client.request(
-                "DOWNLOAD_BEGIN", {"game_id": game_id, "version": version, "start_seq": start_seq}
+            answer = await _begin_download(
+                client, {"game_id": game_id, "version": version, "start_seq": start_seq}
             )
         except InvalidRequest:
             if start_seq == 0:
@@ -339,7 +344,7 @@ async def _fetch_and_install(
             # The resume point no longer fits the package (it changed, or the server's chunk size did): start over.
             start_seq = await asyncio.to_thread(_prepare_part, part, None)
             record = None
-            answer = await client.request("DOWNLOAD_BEGIN", {"game_id": game_id, "version": version})
+            answer = await _begin_download(client, {"game_id": game_id, "version": version})
         fresh = {
             "game_id": game_id,
             "version": answer["version"],
@@ -351,7 +356,7 @@ async def _fetch_and_install(
             # The package or the chunk size changed since the interrupted attempt: start again from zero.
             await _cancel(client, answer["download_id"], pushes)
             start_seq = await asyncio.to_thread(_prepare_part, part, None)
-            answer = await client.request("DOWNLOAD_BEGIN", {"game_id": game_id, "version": version})
+            answer = await _begin_download(client, {"game_id": game_id, "version": version})
             fresh.update(
                 size_bytes=answer["size_bytes"],
                 chunk_size=answer["chunk_size"],
@@ -385,6 +390,18 @@ async def _fetch_and_install(
     if installed is None:
         raise PackageError(f"the package installed in {path} has no readable manifest.json")
     return installed
+
+
+async def _begin_download(client: Client, payload: dict[str, Any]) -> dict[str, Any]:
+    """``DOWNLOAD_BEGIN``, in binary mode when the connection can carry binary frames and the server agrees."""
+    if client.framing is Framing.LENGTH_PREFIXED:
+        try:
+            return await client.request("DOWNLOAD_BEGIN", {**payload, "encoding": "binary"})
+        except InvalidRequest as exc:
+            if "encoding" not in exc.message:
+                raise
+            # A server without binary chunks refuses the field: base64 chunks work everywhere.
+    return await client.request("DOWNLOAD_BEGIN", payload)
 
 
 async def _cancel(client: Client, download_id: str, pushes: asyncio.Queue[dict[str, Any]]) -> None:
@@ -452,13 +469,14 @@ async def _receive(
                 else:
                     carry = nxt  # handled by the next turn of the loop, in order
                     break
-            blobs = []
+            blobs: list[str | bytes | memoryview] = []
             for item in batch:
                 if item.get("seq") != expected + len(blobs):
                     raise ChunkOutOfOrder(
                         f"chunk {item.get('seq')} arrived, {expected + len(blobs)} expected"
                     )
-                blobs.append(item.get("data_b64", ""))
+                raw = item.get("data")  # binary chunk frames carry the bytes themselves
+                blobs.append(raw if raw is not None else item.get("data_b64", ""))
             try:
                 written = await asyncio.to_thread(_append_chunks, part, blobs, digest)
             except ValueError:

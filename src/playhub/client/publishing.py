@@ -3,7 +3,8 @@
 ``publish_folder`` is what the developer CLI, the demo and the game tests call. It checks everything it can locally
 before touching the network, uploads in chunks with a window of requests in flight, resumes an interrupted upload of
 the same bytes (``UPLOAD_BEGIN`` with ``"resume": true``), and when the connection drops during ``UPLOAD_END`` it asks
-the server on a fresh connection whether the version landed.
+the server on a fresh connection whether the version landed. On a length-prefixed connection chunks go as binary
+frames (``"encoding": "binary"``: raw bytes, no JSON or base64); a server that refuses that gets base64 chunks.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import tempfile
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from playhub import packages
 from playhub.client.connection import Client, ConnectionLost
-from playhub.protocol.errors import ChunkOutOfOrder, Conflict, PlayHubError, error_from_wire
+from playhub.protocol.errors import ChunkOutOfOrder, Conflict, InvalidRequest, PlayHubError, error_from_wire
+from playhub.wire.framing import Framing
 
 Progress = Callable[[int, int], None]
 
@@ -28,6 +30,9 @@ WINDOW = 8  # chunks in flight: enough to keep the server busy while the answers
 CHUNK_TIMEOUT_S = 120.0
 END_TIMEOUT_S = 600.0  # the server verifies, inspects and unpacks the whole package before answering
 _MAX_RESYNCS = 5
+_READ_BATCH = 4 << 20  # file bytes read per worker-thread hop, then cut into chunks
+
+Encoding = Literal["auto", "binary", "base64"]
 
 
 class PublishError(Exception):
@@ -81,14 +86,28 @@ async def ensure_game(client: Client, manifest: packages.Manifest) -> tuple[dict
     return game or {"game_id": out["game_id"], "name": manifest.name, "latest_version": None}, True
 
 
-async def _begin(client: Client, game_id: str, version: str, size: int, checksum: str) -> dict[str, Any]:
-    payload = {
+async def _begin(
+    client: Client, game_id: str, version: str, size: int, checksum: str, binary: bool = False
+) -> dict[str, Any]:
+    """``UPLOAD_BEGIN`` with resume; the answer carries ``"encoding": "binary"`` when binary chunks were agreed."""
+    payload: dict[str, Any] = {
         "game_id": game_id,
         "version": version,
         "size_bytes": size,
         "checksum": checksum,
         "resume": True,
     }
+    if binary:
+        try:
+            return await _begin_once(client, {**payload, "encoding": "binary"})
+        except InvalidRequest as exc:
+            if "encoding" not in exc.message:
+                raise
+            # A server without binary chunks refuses the field: base64 chunks work everywhere.
+    return await _begin_once(client, payload)
+
+
+async def _begin_once(client: Client, payload: dict[str, Any]) -> dict[str, Any]:
     try:
         return await client.request("UPLOAD_BEGIN", payload)
     except Conflict as exc:
@@ -117,6 +136,11 @@ def _forget(pending: deque[tuple[asyncio.Future[dict[str, Any]], int]]) -> None:
     pending.clear()
 
 
+def _read_batch(fh: Any, offset: int, length: int) -> bytes:
+    fh.seek(offset)
+    return fh.read(length)  # type: ignore[no-any-return]
+
+
 async def upload_file(
     client: Client,
     game_id: str,
@@ -125,10 +149,20 @@ async def upload_file(
     *,
     progress: Progress | None = None,
     window: int = WINDOW,
+    encoding: Encoding = "auto",
+    checksum: str | None = None,
 ) -> dict[str, Any]:
-    """Upload a package file as ``version`` of ``game_id``; returns the ``UPLOAD_END`` answer."""
-    size, checksum = await asyncio.to_thread(lambda: (archive.stat().st_size, sha256_file(archive)))
-    begin = await _begin(client, game_id, version, size, checksum)
+    """Upload a package file as ``version`` of ``game_id``; returns the ``UPLOAD_END`` answer.
+
+    ``encoding`` "auto" uses binary chunk frames on a length-prefixed connection and base64 chunks otherwise.
+    ``checksum`` (the file's SHA-256 hex) saves hashing the file again when the caller already has it."""
+    if checksum is None:
+        size, checksum = await asyncio.to_thread(lambda: (archive.stat().st_size, sha256_file(archive)))
+    else:
+        size = (await asyncio.to_thread(archive.stat)).st_size
+    want_binary = encoding == "binary" or (encoding == "auto" and client.framing is Framing.LENGTH_PREFIXED)
+    begin = await _begin(client, game_id, version, size, checksum, want_binary)
+    binary = begin.get("encoding") == "binary"
     upload_id = begin["upload_id"]
     chunk_size = int(begin["chunk_size"])
     seq, offset = int(begin.get("next_seq", 0)), int(begin.get("received_bytes", 0))
@@ -139,18 +173,27 @@ async def upload_file(
         resyncs = 0
         acked = offset
         while acked < size:
-            await asyncio.to_thread(fh.seek, offset)
             pending: deque[tuple[asyncio.Future[dict[str, Any]], int]] = deque()
             failure: PlayHubError | None = None
+            batch = memoryview(b"")
             try:
                 while (offset < size or pending) and failure is None:
                     while offset < size and len(pending) < window:
-                        data = await asyncio.to_thread(fh.read, chunk_size)
+                        if not batch:
+                            # Several chunks per thread hop; slices of one read are sent without copying.
+                            want = min(max(_READ_BATCH, chunk_size), size - offset)
+                            batch = memoryview(await asyncio.to_thread(_read_batch, fh, offset, want))
+                            if not batch:
+                                raise PublishError(f"{archive} became shorter while it was being uploaded")
+                        data, batch = batch[:chunk_size], batch[chunk_size:]
                         n = len(data)
-                        # bytes are sent as base64 text by the client's msgspec encoder (in C, no extra copy here)
-                        fut = client.send_request(
-                            "UPLOAD_CHUNK", {"upload_id": upload_id, "seq": seq, "data_b64": data}
-                        )
+                        if binary:
+                            fut = client.send_binary_chunk(upload_id, seq, data)
+                        else:
+                            # bytes are sent as base64 text by the client's msgspec encoder (in C)
+                            fut = client.send_request(
+                                "UPLOAD_CHUNK", {"upload_id": upload_id, "seq": seq, "data_b64": bytes(data)}
+                            )
                         pending.append((fut, n))
                         seq += 1
                         offset += n
@@ -176,7 +219,8 @@ async def upload_file(
                 raise failure
             # Out of step with the server (another connection sent chunks meanwhile): ask where it stands.
             resyncs += 1
-            begin = await _begin(client, game_id, version, size, checksum)
+            begin = await _begin(client, game_id, version, size, checksum, binary)
+            binary = begin.get("encoding") == "binary"
             upload_id = begin["upload_id"]  # a new one if the old upload had to be replaced
             seq, offset = int(begin["next_seq"]), int(begin["received_bytes"])
             acked = offset

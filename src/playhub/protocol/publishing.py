@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from playhub.protocol.schemas import Int64, Payload
+
+# How chunk bytes travel: base64 text in JSON (the default) or binary chunk frames on a length-prefixed connection.
+Encoding = Literal["base64", "binary"]
 
 
 class CreateGame(Payload):
@@ -16,6 +21,12 @@ class CreateGame(Payload):
 
 class GameRef(Payload):
     game_id: str
+
+
+class MyGameReviews(Payload):
+    game_id: str
+    limit: Int64 | None = None  # newest first; default and cap are settings.reviews_page_max
+    offset: Int64 = 0
 
 
 class UpdateGameMeta(Payload):
@@ -38,6 +49,9 @@ class UploadBegin(Payload):
     size_bytes: Int64
     checksum: str | None = None
     resume: bool = False  # (ext) continue an open upload of this version instead of answering 104
+    encoding: Encoding = (
+        "base64"  # (ext) "binary": chunks come as binary frames (length-prefixed connections)
+    )
 
 
 class UploadChunk(Payload):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from playhub.protocol.publishing import Encoding
 from playhub.protocol.schemas import Int64, Payload
 
 
@@ -27,6 +28,9 @@ class DownloadBegin(Payload):
     game_id: str
     version: str | None = None
     start_seq: Int64 = 0  # (ext) resume: the first chunk the client still needs
+    encoding: Encoding = (
+        "base64"  # (ext) "binary": chunks come as binary frames (length-prefixed connections)
+    )
 
 
 class DownloadRef(Payload):

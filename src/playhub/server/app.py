@@ -52,7 +52,12 @@ class PlayHubApp:
         self.db = Database(self.data_dir / "playhub.sqlite3")
         self.blobs = BlobStore(self.data_dir)
         self.events = EventBus()
-        self.sessions = SessionRegistry(settings.session_resume_grace_s)
+        self.sessions = SessionRegistry(
+            settings.session_resume_grace_s,
+            db=self.db,
+            ttl_s=settings.session_ttl_s,
+            touch_interval_s=settings.session_touch_interval_s,
+        )
         self.accounts = AccountService(settings, self.db, self.sessions)
         self.dev_port = 0
         self.lobby_port = 0
@@ -71,6 +76,7 @@ class PlayHubApp:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.blobs.ensure()
         await self.db.open()
+        await self.sessions.load()  # before listening: a client reconnecting after a restart finds its session
         for area in AREAS:
             startup = getattr(area, "startup", None)
             if startup is not None:
@@ -108,7 +114,12 @@ class PlayHubApp:
                 self._connections.discard(conn)
 
         server = await asyncio.start_server(
-            on_client, self.settings.host, port, limit=self.settings.read_size, reuse_address=True
+            on_client,
+            self.settings.host,
+            port,
+            limit=self.settings.read_size,
+            reuse_address=True,
+            backlog=self.settings.listen_backlog,
         )
         self._servers.append(server)
         return server
@@ -136,7 +147,11 @@ class PlayHubApp:
     async def _housekeeping(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            self.sessions.expire()
+            self.accounts.housekeeping()
+            try:
+                await self.sessions.housekeeping()
+            except Exception:  # a busy or failing disk must not end housekeeping for good
+                log.exception("session housekeeping failed")
             now = asyncio.get_running_loop().time()
             for conn in list(self._connections):
                 conn.check_timeouts(now)
@@ -174,6 +189,10 @@ class PlayHubApp:
             except TimeoutError:
                 pass
         self.accounts.close()
+        try:
+            await self.sessions.flush()  # the last expiry extensions
+        except Exception:
+            log.exception("could not store session expiries")
         await self.db.close()
         try:
             (self.data_dir / RUNTIME_PORTS_FILE).unlink()

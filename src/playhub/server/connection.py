@@ -9,12 +9,17 @@ client that stops reading is disconnected instead of being buffered without end.
 Timeouts are checked by the app's housekeeping sweep (``check_timeouts``), not per read, so the request path pays
 nothing for them: a frame begun but not finished within ``frame_timeout_s`` (slowloris) and a connection that has
 not logged in within ``auth_timeout_s`` are closed.
+
+Binary-mode downloads use ``send_file``: once the transport has nothing queued, a frame's head is written and its body
+goes from the file to the socket with ``os.sendfile``; frames other tasks send meanwhile are held back and follow it
+in order, so a frame is never cut by another.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +33,29 @@ if TYPE_CHECKING:
     from playhub.settings import Settings
 
 log = logging.getLogger("playhub.conn")
+
+
+def _nonblocking(fn: Callable[..., int], *args: Any) -> int:
+    """Bytes written by one non-blocking call on the socket (0 when it would block)."""
+    try:
+        return fn(*args)
+    except (BlockingIOError, InterruptedError):
+        return 0
+
+
+async def _finish_despite_cancel(coro: Coroutine[Any, Any, bytes]) -> tuple[bytes, bool]:
+    """Run ``coro`` to the end even if the caller is cancelled meanwhile; returns its result and whether a
+    cancellation arrived (the caller re-raises it once it has written the bytes: half a frame is already on the wire
+    and the rest must follow, or the connection would be corrupt)."""
+    task = asyncio.ensure_future(coro)
+    cancelled = False
+    while True:
+        try:
+            return await asyncio.shield(task), cancelled
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            cancelled = True
 
 
 class Connection:
@@ -49,6 +77,8 @@ class Connection:
         "authenticated",
         "opened_at",
         "_partial",
+        "_hold",
+        "_file_senders",
     )
 
     def __init__(
@@ -72,6 +102,8 @@ class Connection:
         self.authenticated = False  # set once a token was accepted on this connection
         self.opened_at = asyncio.get_running_loop().time()
         self._partial: tuple[int, float] | None = None  # (frames, first seen) of an unfinished frame
+        self._hold: list[bytes] | None = None  # frames queued behind a file frame being sent
+        self._file_senders = 0
 
     @property
     def closed(self) -> bool:
@@ -96,11 +128,17 @@ class Connection:
 
     def _write(self, frame: bytes) -> bool:
         """Queue one framed message within the output bounds; False when the client was dropped instead."""
+        if self._hold is not None:  # behind a file frame being sent: follows it (see send_file)
+            self._hold.append(frame)
+            return True
         if not self.out.admit(len(frame)):
             return False
-        self.transport.write(frame)
-        self.out.wrote(len(frame))
+        self._raw_write(frame)
         return True
+
+    def _raw_write(self, data: bytes) -> None:
+        self.transport.write(data)
+        self.out.wrote(len(data))
 
     def _drop_slow(self, why: str) -> None:
         log.warning("%s: %s: disconnecting", self.remote, why)
@@ -111,11 +149,76 @@ class Connection:
 
     async def send_flow(self, encoded: bytes) -> None:
         """Send with flow control: waits while the client is slower than us. Raises ConnectionError when gone."""
+        await self.send_flow_framed(encode_frame(self.framing, encoded))
+
+    async def send_flow_framed(self, frame: bytes) -> None:
+        """``send_flow`` for bytes already framed (binary chunk frames)."""
         if self.closed:
             raise ConnectionResetError("connection closed")
-        if not self._write(encode_frame(self.framing, encoded)):
+        if not self._write(frame):
             raise ConnectionResetError("connection dropped: not reading")
         await self.writer.drain()
+
+    async def send_file(self, head: bytes, fd: int, offset: int, count: int) -> None:
+        """Send one frame: ``head`` (length prefix and header), then ``count`` bytes of the file ``fd`` from ``offset``,
+        with flow control. The body goes from the page cache to the socket (``os.sendfile``) when the socket takes it;
+        what it does not take at once is read in a worker thread and queued like any frame. Raises ConnectionError
+        when the client is gone."""
+        # Written straight to the socket, the frame must not overtake bytes the transport still holds.
+        while self.transport.get_write_buffer_size() > 0:
+            if self.closed:
+                raise ConnectionResetError("connection closed")
+            await (
+                self.writer.drain()
+            )  # the write buffer's high mark is 0 while file frames are sent (see below)
+            if self.transport.get_write_buffer_size() > 0:
+                await asyncio.sleep(0.001)
+        if self.closed:
+            raise ConnectionResetError("connection closed")
+        sock = self.transport.get_extra_info("socket")
+        if sock is None:  # not a socket transport: plain writes
+            body = await asyncio.to_thread(os.pread, fd, count, offset)
+            await self.send_flow_framed(head + body)
+            return
+        out = sock.fileno()
+        hold: list[bytes] = []
+        self._hold = hold
+        cancelled = False
+        try:
+            sent = _nonblocking(os.write, out, head)
+            if sent < len(head):
+                self._raw_write(head[sent:])
+                body_sent = 0
+            else:
+                body_sent = _nonblocking(os.sendfile, out, fd, offset, count)
+            if body_sent < count:
+                rest, cancelled = await _finish_despite_cancel(
+                    asyncio.to_thread(os.pread, fd, count - body_sent, offset + body_sent)
+                )
+                if len(rest) != count - body_sent:
+                    self.abort()  # half a frame is on the wire: the stream cannot continue
+                    raise ConnectionResetError("file shorter than announced")
+                self._raw_write(rest)
+        except OSError:
+            self.abort()
+            raise
+        finally:
+            self._hold = None
+            if not self.closed:
+                for frame in hold:
+                    self._raw_write(frame)
+        if cancelled:
+            raise asyncio.CancelledError
+
+    def file_sender(self, active: bool) -> None:
+        """Mark the start/end of a stream using ``send_file``: while one runs, ``drain`` waits for an empty buffer."""
+        self._file_senders += 1 if active else -1
+        if self.closed:
+            return
+        if self._file_senders == 1 and active:
+            self.transport.set_write_buffer_limits(high=0)
+        elif self._file_senders == 0:
+            self.transport.set_write_buffer_limits(high=self.settings.write_buffer_high_bytes)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

@@ -18,12 +18,14 @@ import msgspec
 from playhub.protocol import envelope
 from playhub.protocol.errors import InvalidRequest, PlayHubError, ServerError
 from playhub.services.sessions import Principal, Role
+from playhub.wire.framing import BINARY_MARKER, BadBinaryFrame, BinaryChunk, Framing, decode_binary
 
 if TYPE_CHECKING:
     from playhub.server.app import PlayHubApp
     from playhub.server.connection import Connection
 
 log = logging.getLogger("playhub.router")
+_BINARY_FIRST = bytes((BINARY_MARKER,))
 
 
 class Listener(enum.Flag):
@@ -45,6 +47,7 @@ class Context:
 
 Handler = Callable[[Context, Any], Awaitable[Any]]
 LegacyHandler = Callable[["Connection", dict[str, Any]], Awaitable[None]]
+BinaryHandler = Callable[[Context, BinaryChunk], Awaitable[Any]]
 
 
 @dataclass(slots=True)
@@ -64,6 +67,7 @@ class Routes:
     def __init__(self) -> None:
         self.commands: list[Command] = []
         self.legacy: dict[str, LegacyHandler] = {}
+        self.binary: dict[int, tuple[BinaryHandler, Listener]] = {}
 
     def command(
         self,
@@ -85,6 +89,16 @@ class Routes:
 
         return register
 
+    def binary_kind(self, kind: int, *, listeners: Listener) -> Callable[[BinaryHandler], BinaryHandler]:
+        """Handle binary chunk frames of ``kind`` (see wire/framing.py); the handler authorises the frame itself
+        (a binary frame carries no token) and its result is answered like a command's, with the frame's request id."""
+
+        def register(fn: BinaryHandler) -> BinaryHandler:
+            self.binary[kind] = (fn, listeners)
+            return fn
+
+        return register
+
     def legacy_kind(self, kind: str) -> Callable[[LegacyHandler], LegacyHandler]:
         """Accept seed 003's ``{"kind": ...}`` lines (no envelope) on the lobby listener."""
 
@@ -101,7 +115,11 @@ class Router:
         self.listener = listener
         self.commands: dict[str, Command] = {}
         self.legacy: dict[str, LegacyHandler] = {}
+        self.binary: dict[int, BinaryHandler] = {}
         for group in groups:
+            for kind, (fn, where) in group.binary.items():
+                if where & listener:
+                    self.binary[kind] = fn
             for cmd in group.commands:
                 if cmd.listeners & listener:
                     if cmd.name in self.commands:
@@ -113,6 +131,9 @@ class Router:
 
     async def dispatch(self, conn: Connection, frame: bytes) -> None:
         """Handle one frame; always answers (or hands a concurrent command to its own task)."""
+        if frame[:1] == _BINARY_FIRST:
+            await self._dispatch_binary(conn, frame)
+            return
         try:
             req = envelope.decode_request(frame)
         except InvalidRequest as exc:
@@ -142,6 +163,38 @@ class Router:
             conn.spawn(self._run(cmd, ctx, payload))
         else:
             await self._run(cmd, ctx, payload)
+
+    async def _dispatch_binary(self, conn: Connection, frame: bytes) -> None:
+        if conn.framing is not Framing.LENGTH_PREFIXED:
+            conn.send(envelope.error(100, "binary frames are only accepted on length-prefixed connections"))
+            return
+        try:
+            chunk = decode_binary(frame)
+        except BadBinaryFrame as exc:
+            conn.send(envelope.error(100, str(exc), req_id=exc.req_id))
+            return
+        req_id = chunk.req_id or None
+        handler = self.binary.get(chunk.kind)
+        if handler is None:
+            conn.send(
+                envelope.error(
+                    100,
+                    f"binary frames of kind {chunk.kind} are not accepted on the {self._where} port",
+                    req_id=req_id,
+                )
+            )
+            return
+        ctx = Context(self.app, conn, None, req_id, None)
+        try:
+            result = await handler(ctx, chunk)
+        except PlayHubError as exc:
+            conn.send(envelope.error_from(exc, req_id))
+            return
+        except Exception:
+            log.exception("binary frame of kind %d failed", chunk.kind)
+            conn.send(envelope.error_from(ServerError(), req_id))
+            return
+        conn.send(envelope.ok(result, req_id))
 
     async def _run(self, cmd: Command, ctx: Context, payload: Any) -> None:
         try:

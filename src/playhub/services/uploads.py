@@ -1,9 +1,14 @@
 """Chunked uploads of game packages and their atomic publication (seed 000 upload flow, DESIGN.md sections 2-4).
 
 An upload is two things: a row in ``uploads`` (durable progress) and a part file in ``tmp/`` that chunks are appended
-to. Chunk data never accumulates in memory: each chunk is decoded, hashed and appended in a worker thread. Progress
-is written to the database at most every ``PERSIST_EVERY_S`` (and always when the last byte arrives); after a crash the
-part file is cut back to the recorded length, so the row never claims bytes the file does not hold.
+to. Chunk data never accumulates in memory: each upload has one writer thread that hashes and appends its chunks in
+order, while the event loop goes on receiving the next ones; at most ``upload_write_queue`` chunks wait for it, so a
+client sending faster than the disk is slowed down instead of buffered. The chunk arrives either base64-decoded from
+an ``UPLOAD_CHUNK`` request or raw from a binary chunk frame; the service does not see the difference. The SHA-256 is
+computed as the bytes are written, so ``UPLOAD_END`` never reads the part back to hash it. Progress is written to the
+database at most every ``PERSIST_EVERY_S`` (and always when the last byte arrives), only after the writer thread has
+handed every counted byte to the OS; after a crash the part file is cut back to the recorded length, so the row never
+claims bytes the file does not hold.
 
 Publication at ``UPLOAD_END``: verify size and SHA-256, inspect the archive (paths, links, counts, sizes, manifest),
 extract into a staging folder in ``tmp/``, rename it to ``uploadedGame/<game_id>/<version>/``, move the archive next to
@@ -22,6 +27,8 @@ import os
 import re
 import secrets
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -34,6 +41,7 @@ from playhub.protocol.errors import (
     Forbidden,
     InvalidRequest,
     PlayHubError,
+    ServerError,
 )
 from playhub.services.catalog import CatalogService
 from playhub.services.events import EventBus
@@ -78,6 +86,44 @@ class _Live:
     persisted_at: float
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed: bool = False
+    # Chunks handed to the writer threads and not yet hashed and on disk (their futures, oldest first).
+    inflight: deque[asyncio.Future[Any]] = field(default_factory=deque)
+    writer: ThreadPoolExecutor | None = None
+    hashing: ThreadPoolExecutor | None = None
+
+    def submit(self, data: bytes | memoryview) -> None:
+        """Queue ``data`` for appending and hashing, each in order, in this upload's two threads: the write and the
+        SHA-256 run at the same time (both release the GIL on large buffers), and both beside the event loop."""
+        if self.writer is None or self.hashing is None:
+            name = f"upload-{self.row.id[:8]}"
+            self.writer = ThreadPoolExecutor(1, thread_name_prefix=name)
+            self.hashing = ThreadPoolExecutor(1, thread_name_prefix=f"{name}-sha")
+        loop = asyncio.get_running_loop()
+        wrote = loop.run_in_executor(self.writer, self.fh.write, data)
+        hashed = loop.run_in_executor(self.hashing, self.hasher.update, data)
+        self.inflight.append(asyncio.gather(wrote, hashed))
+
+    async def settle(self, keep: int = 0) -> None:
+        """Wait until at most ``keep`` chunks are still being written; a failed write raises ``ServerError``."""
+        while len(self.inflight) > keep:
+            fut = self.inflight[0]
+            try:
+                await asyncio.shield(fut)
+            except OSError as exc:
+                raise ServerError(f"the server could not store the chunk: {exc.strerror or exc}") from None
+            self.inflight.popleft()
+
+    async def run(self, fn: Any) -> Any:
+        """Run ``fn`` in the writer thread after every queued write (flush, close)."""
+        if self.writer is None:
+            return await asyncio.to_thread(fn)
+        return await asyncio.get_running_loop().run_in_executor(self.writer, fn)
+
+    def stop_writer(self) -> None:
+        for pool in (self.writer, self.hashing):
+            if pool is not None:
+                pool.shutdown(wait=False)
+        self.writer = self.hashing = None
 
 
 class UploadService:
@@ -112,9 +158,16 @@ class UploadService:
                 if live.closed:
                     continue
                 live.closed = True
-                await asyncio.to_thread(live.fh.flush)  # bytes in the OS before the row counts them
-                await self.db.run(sql.save_progress, live.row.id, live.next_seq, live.received, time.time())
-                await asyncio.to_thread(live.fh.close)
+                try:
+                    await live.settle()
+                    await live.run(live.fh.flush)  # bytes in the OS before the row counts them
+                    await self.db.run(
+                        sql.save_progress, live.row.id, live.next_seq, live.received, time.time()
+                    )
+                except (ServerError, OSError):
+                    log.warning("upload %s: could not save its last chunks at shutdown", live.row.id)
+                await live.run(live.fh.close)
+                live.stop_writer()
         self._live.clear()
 
     async def recover(self) -> dict[str, int]:
@@ -244,7 +297,10 @@ class UploadService:
         """Forget an upload for good (cancelled, expired, or refused at END). Caller holds ``live.lock``."""
         live.closed = True
         self._live.pop(live.row.id, None)
-        await asyncio.to_thread(live.fh.close)
+        with contextlib.suppress(ServerError):
+            await live.settle()
+        await live.run(live.fh.close)
+        live.stop_writer()
         await self.db.run(sql.delete, live.row.id)
         await asyncio.to_thread(self.blobs.upload_part(live.row.id).unlink, missing_ok=True)
 
@@ -331,8 +387,21 @@ class UploadService:
                 "resumed": True,
             }
 
-    async def chunk(self, developer_id: int, upload_id: str, seq: int, data: bytes) -> dict[str, Any]:
-        """Append one chunk (already base64-decoded by the payload schema)."""
+    async def _drop_broken(self, live: _Live) -> None:
+        """A write failed: forget the in-memory state; the next request reloads the upload from its durable row
+        (which never counts bytes that did not reach the OS), so the client resumes from there."""
+        live.closed = True
+        self._live.pop(live.row.id, None)
+        with contextlib.suppress(ServerError):
+            await live.settle()
+        with contextlib.suppress(OSError):
+            await live.run(live.fh.close)
+        live.stop_writer()
+
+    async def chunk(
+        self, developer_id: int, upload_id: str, seq: int, data: bytes | memoryview
+    ) -> dict[str, Any]:
+        """Append one chunk (base64-decoded by the payload schema, or raw from a binary frame)."""
         live = await self._get_live(upload_id, developer_id)
         chunk_size = self.settings.chunk_size
         async with live.lock:
@@ -342,30 +411,34 @@ class UploadService:
                 raise ChunkOutOfOrder(
                     f"expected chunk seq {live.next_seq}, got {seq}", {"expected_seq": live.next_seq}
                 )
-            if not data:
-                raise InvalidRequest("data_b64 is empty")
+            if not len(data):
+                raise InvalidRequest("the chunk is empty")
             if len(data) > chunk_size:
                 raise InvalidRequest(f"chunk of {len(data)} bytes is larger than chunk_size ({chunk_size})")
             if len(data) > live.row.size_bytes - live.received:
                 raise ChecksumMismatch(
                     f"this chunk brings the upload past the announced size_bytes ({live.row.size_bytes})"
                 )
-
-            def write() -> int:
-                live.fh.write(data)
-                live.hasher.update(data)  # hashlib releases the GIL on large buffers, as does the write
-                return len(data)
-
-            written = await asyncio.to_thread(write)
+            # The writer thread hashes and appends while this loop receives the next chunk; the answer does not
+            # wait for the disk unless too many chunks are queued.
+            live.submit(data)
             live.next_seq += 1
-            live.received += written
+            live.received += len(data)
             now = time.time()
             live.last_activity = now
-            if now - live.persisted_at >= PERSIST_EVERY_S or live.received == live.row.size_bytes:
-                # Bytes reach the OS before the row claims them, so a crash can only lose progress, never invent it.
-                await asyncio.to_thread(live.fh.flush)
-                await self.db.run(sql.save_progress, upload_id, live.next_seq, live.received, now)
-                live.persisted_at = now
+            try:
+                await live.settle(self.settings.upload_write_queue)
+                if now - live.persisted_at >= PERSIST_EVERY_S or live.received == live.row.size_bytes:
+                    # Bytes reach the OS before the row claims them: a crash can only lose progress, never invent it.
+                    await live.settle()
+                    await live.run(live.fh.flush)
+                    await self.db.run(sql.save_progress, upload_id, live.next_seq, live.received, now)
+                    live.persisted_at = now
+            except (ServerError, OSError) as exc:
+                await self._drop_broken(live)
+                if isinstance(exc, ServerError):
+                    raise
+                raise ServerError(f"the server could not store the chunk: {exc.strerror or exc}") from None
             return {"next_seq": live.next_seq, "received_bytes": live.received}
 
     async def cancel(self, developer_id: int, upload_id: str) -> dict[str, Any]:
@@ -382,6 +455,11 @@ class UploadService:
             if live.closed:
                 raise BadState("this upload is already finished or cancelled")
             row = live.row
+            try:
+                await live.settle()
+            except ServerError:
+                await self._drop_broken(live)
+                raise
             if live.received != row.size_bytes:
                 # Not fatal: the client may still send the missing chunks and end again.
                 raise ChecksumMismatch(
@@ -394,7 +472,8 @@ class UploadService:
                 raise ChecksumMismatch(
                     f"the package's SHA-256 is {digest}, not the announced {row.checksum}; the upload is discarded"
                 )
-            await asyncio.to_thread(live.fh.close)
+            await live.run(live.fh.close)
+            live.stop_writer()
             lock = self._publish_locks.setdefault(row.game_id, asyncio.Lock())
             try:
                 async with lock:

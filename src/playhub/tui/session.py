@@ -23,6 +23,7 @@ from typing import Any
 
 from playhub.client import Client, ConnectionLost, ServerAddress
 from playhub.protocol.errors import BadState, PlayHubError, RateLimited, Unauthorized
+from playhub.wire.framing import Framing
 
 log = logging.getLogger("playhub.tui.session")
 
@@ -114,7 +115,13 @@ class PlayerSession:
             await self._online.wait()
 
     async def _connect(self) -> Client:
-        client = await Client.connect(self.address.host, self.address.port, timeout=self.connect_timeout_s)
+        # Length-prefixed framing lets downloads travel as binary chunk frames.
+        client = await Client.connect(
+            self.address.host,
+            self.address.port,
+            framing=Framing.LENGTH_PREFIXED,
+            timeout=self.connect_timeout_s,
+        )
         client.on_push(self._dispatch_push)
         old, self.client = self.client, client
         if old is not None and old is not client:
@@ -208,7 +215,10 @@ class PlayerSession:
             )
             try:
                 client = await Client.connect(
-                    self.address.host, self.address.port, timeout=self.connect_timeout_s
+                    self.address.host,
+                    self.address.port,
+                    framing=Framing.LENGTH_PREFIXED,
+                    timeout=self.connect_timeout_s,
                 )
             except (OSError, TimeoutError) as exc:
                 log.info("reconnect attempt %d failed: %s", attempt, exc)

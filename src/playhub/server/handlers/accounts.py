@@ -51,7 +51,7 @@ async def login_player(ctx: Context, p: Credentials) -> dict:
 async def logout(ctx: Context, p: Empty) -> dict:
     role = Role.DEVELOPER if ctx.conn.router.listener is Listener.DEV else Role.PLAYER
     user = ctx.app.sessions.resolve(ctx.token, role, ctx.conn)
-    ctx.app.accounts.logout(user)
+    await ctx.app.accounts.logout(user)
     return {}
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from playhub.protocol.errors import NotFound, PlayHubError
+from playhub.protocol.errors import InvalidRequest, NotFound, PlayHubError
 from playhub.protocol.schemas import Empty
 from playhub.protocol.store import (
     AddReview,
@@ -25,6 +25,7 @@ from playhub.server.router import Context, Listener, Routes
 from playhub.services.downloads import Download, DownloadService
 from playhub.services.sessions import Role
 from playhub.services.store import StoreService
+from playhub.wire.framing import BINARY_DOWNLOAD_CHUNK, Framing, binary_frame_prefix, encode_binary_frame
 
 log = logging.getLogger("playhub.store")
 routes = Routes()
@@ -79,14 +80,22 @@ def _downloads_of(conn: Connection) -> dict[str, asyncio.Task[None]]:
 async def download_begin(ctx: Context, p: DownloadBegin) -> dict[str, Any]:
     assert ctx.user is not None
     service: DownloadService = ctx.app.downloads
+    binary = p.encoding == "binary"
+    if binary and ctx.conn.framing is not Framing.LENGTH_PREFIXED:
+        raise InvalidRequest(
+            '"encoding": "binary" needs a length-prefixed connection (binary frames cannot be lines)'
+        )
     mine = _downloads_of(ctx.conn)
     dl = await service.begin(
-        ctx.user.account_id, p.game_id, p.version, p.start_seq, len(mine), ip=ctx.conn.remote_ip
+        ctx.user.account_id, p.game_id, p.version, p.start_seq, len(mine), binary, ip=ctx.conn.remote_ip
     )
     # The task first runs after this handler returns, and the router writes the answer without yielding in between:
     # the client always sees the ok answer before the first DOWNLOAD_CHUNK.
-    mine[dl.id] = ctx.conn.spawn(_stream(ctx.conn, service, dl))
-    return {
+    if binary and ctx.app.settings.download_sendfile:
+        mine[dl.id] = ctx.conn.spawn(_stream_sendfile(ctx.conn, service, dl))
+    else:
+        mine[dl.id] = ctx.conn.spawn(_stream(ctx.conn, service, dl))
+    out = {
         "download_id": dl.id,
         "version": dl.version,
         "size_bytes": dl.size_bytes,
@@ -94,6 +103,9 @@ async def download_begin(ctx: Context, p: DownloadBegin) -> dict[str, Any]:
         "checksum": dl.checksum,
         "start_seq": dl.start_seq,
     }
+    if binary:
+        out["encoding"] = "binary"
+    return out
 
 
 @routes.command("CANCEL_DOWNLOAD", DownloadRef, role=Role.PLAYER, listeners=_LOBBY)
@@ -109,16 +121,53 @@ async def cancel_download(ctx: Context, p: DownloadRef) -> dict[str, Any]:
 
 async def _stream(conn: Connection, service: DownloadService, dl: Download) -> None:
     # The whole push is encoded in the worker thread that read the chunk; msgspec writes the bytes field as base64 in
-    # the same pass. One encoder per stream: a stream has at most one chunk being encoded at a time.
+    # the same pass. One encoder per stream: a stream has at most one chunk being encoded at a time. In binary mode
+    # the thread builds the whole binary frame instead.
     encoder = msgspec.json.Encoder()
 
     def encode(seq: int, data: bytes) -> bytes:
+        if dl.binary:
+            return encode_binary_frame(BINARY_DOWNLOAD_CHUNK, dl.id, seq, data)
         return encoder.encode(DownloadChunkPush("DOWNLOAD_CHUNK", DownloadChunk(dl.id, seq, data)))
 
-    try:
+    send = conn.send_flow_framed if dl.binary else conn.send_flow
+
+    async def body() -> None:
         async with contextlib.aclosing(service.chunks(dl, encode)) as chunks:
             async for frame in chunks:
-                await conn.send_flow(frame)
+                await send(frame)
+
+    await _run_stream(conn, service, dl, body)
+
+
+# Bytes one file stream sends before letting other tasks run (the socket may take several chunks in a row).
+_SENDFILE_SLICE = 1 << 20
+
+
+async def _stream_sendfile(conn: Connection, service: DownloadService, dl: Download) -> None:
+    async def body() -> None:
+        conn.file_sender(True)
+        try:
+            async with service.open_file(dl) as fd:
+                since_yield = 0
+                for seq, offset, length in service.ranges(dl):
+                    head = binary_frame_prefix(BINARY_DOWNLOAD_CHUNK, dl.id, seq, length)
+                    await conn.send_file(head, fd, offset, length)
+                    dl.sent_bytes += length
+                    since_yield += length
+                    if since_yield >= _SENDFILE_SLICE:
+                        since_yield = 0
+                        await asyncio.sleep(0)
+        finally:
+            conn.file_sender(False)
+
+    await _run_stream(conn, service, dl, body)
+
+
+async def _run_stream(conn: Connection, service: DownloadService, dl: Download, body: Any) -> None:
+    """Run a stream's ``body`` and end it with DOWNLOAD_END or DOWNLOAD_ERROR; always frees its slot."""
+    try:
+        await body()
         conn.push("DOWNLOAD_END", {"download_id": dl.id, "version": dl.version, "checksum": dl.checksum})
     except PlayHubError as exc:
         conn.push("DOWNLOAD_ERROR", {"download_id": dl.id, "code": int(exc.code), "message": exc.message})
