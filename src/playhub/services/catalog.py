@@ -15,6 +15,7 @@ from playhub.protocol.errors import Conflict, Forbidden, InvalidRequest, NotFoun
 from playhub.services.events import EventBus
 from playhub.settings import Settings
 from playhub.store import catalog as sql
+from playhub.store import reviews as review_sql
 from playhub.store.catalog import GameRow
 from playhub.store.db import Database
 
@@ -85,6 +86,31 @@ class CatalogService:
         if game.developer_id != developer_id:
             raise Forbidden("this game belongs to another developer")
         return game
+
+    async def game_reviews(
+        self, developer_id: int, game_id: str, limit: int | None, offset: int
+    ) -> dict[str, Any]:
+        """Every review of one of this developer's games, newest first (seed 003's my_games with its reviews)."""
+        page_max = self.settings.reviews_page_max
+        limit = page_max if limit is None else limit
+        if limit < 1 or offset < 0:
+            raise InvalidRequest("'limit' must be at least 1 and 'offset' at least 0")
+        await self.owned_game(developer_id, game_id)
+
+        def read(conn: Any) -> tuple[list[dict[str, Any]], int, float | None]:
+            reviews, total = review_sql.page(conn, game_id, min(limit, page_max), offset)
+            avg, _count = review_sql.stats(conn, game_id)
+            return reviews, total, avg
+
+        reviews, total, avg = await self.db.run(read)
+        return {
+            "game_id": game_id,
+            "reviews": reviews,
+            "total": total,
+            "offset": offset,
+            "avg_score": avg,
+            "review_count": total,
+        }
 
     # --- commands ----------------------------------------------------------------------------------------------
     async def create_game(
