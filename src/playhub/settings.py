@@ -58,6 +58,12 @@ class Settings:
     max_package_bytes: int = 512 << 20
     max_unpacked_bytes: int = 1 << 30
     max_package_files: int = 5_000
+    max_manifest_bytes: int = 64 << 10  # manifest.json is parsed in memory; a larger one is refused (100)
+    # A package may unpack to at most this many times its archive size (packages under 1 MiB unpacked are exempt),
+    # so a small upload cannot claim a large amount of disk.
+    max_package_ratio: int = 50
+    # Disk one developer's published versions (archive + unpacked files) and open uploads may use in total.
+    developer_storage_quota_bytes: int = 2 << 30
     upload_expiry_s: float = 3_600.0  # an upload with no chunk for this long is abandoned
     max_open_uploads_per_developer: int = 16  # open (unfinished) uploads one developer may hold at once
     upload_write_queue: int = (
@@ -95,6 +101,25 @@ class Settings:
         1.0  # after GAME_FINISHED, time the server gets to exit before it is stopped
     )
     game_server_file_bytes: int = 64 << 20  # largest file a game server may write (its log included)
+    game_server_probe_interval_s: float = 2.0  # liveness probe of a playing game server (seed 003: every 2 s)
+    game_server_probe_failures: int = 3  # failed probes in a row before the match is ended as "unresponsive"
+    game_server_probe_timeout_s: float = 1.0  # one probe's connect timeout
+
+    # --- game-server isolation (docs/security.md, "A malicious game server") ---
+    # When PlayHub runs as root, each match gets a uid of its own from this pool (gid = uid, no supplementary groups).
+    game_uid_base: int = 61_000
+    game_uid_count: int = 1_000
+    # One lock file per uid; every PlayHub on the host must use the same folder so they never share a uid.
+    # None: /run/playhub/game-uids.
+    game_uid_lock_dir: Path | None = None
+    game_run_dir: Path | None = None  # parent of the per-match run folders; None: the system temp folder
+    # Interpreter for game servers; None: the running one if a game uid can execute it, else python3 on the PATH.
+    game_server_python: str | None = None
+    game_cgroups: str = "auto"  # "auto": one cgroup per match when the cgroup file system allows it; "off"
+    game_cgroup_name: str = "playhub"  # the subtree that holds the matches' cgroups
+    game_room_memory_bytes: int = 1 << 30  # memory of a whole match (all its processes); 0 = no cgroup limit
+    game_room_processes: int = 128  # processes and threads of a whole match; 0 = no cgroup limit
+    game_room_cpus: float = 1.0  # CPU cores a whole match may use; 0 = no cgroup limit
 
     @property
     def advertised_host(self) -> str:

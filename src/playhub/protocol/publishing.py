@@ -23,6 +23,12 @@ class GameRef(Payload):
     game_id: str
 
 
+class MyGameReviews(Payload):
+    game_id: str
+    limit: int | None = None  # newest first; default and cap are settings.reviews_page_max
+    offset: int = 0
+
+
 class UpdateGameMeta(Payload):
     game_id: str
     description: str | None = None
