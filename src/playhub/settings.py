@@ -77,6 +77,12 @@ class Settings:
     max_package_bytes: int = 512 << 20
     max_unpacked_bytes: int = 1 << 30
     max_package_files: int = 5_000
+    max_manifest_bytes: int = 64 << 10  # manifest.json is parsed in memory; a larger one is refused (100)
+    # A package may unpack to at most this many times its archive size (packages under 1 MiB unpacked are exempt),
+    # so a small upload cannot claim a large amount of disk.
+    max_package_ratio: int = 50
+    # Disk one developer's published versions (archive + unpacked files) and open uploads may use in total.
+    developer_storage_quota_bytes: int = 2 << 30
     upload_expiry_s: float = 3_600.0  # an upload with no chunk for this long is abandoned
     max_open_uploads_per_developer: int = 16  # open (unfinished) uploads one developer may hold at once
     upload_write_queue: int = (
