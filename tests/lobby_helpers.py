@@ -47,6 +47,7 @@ async def handle(reader, writer):
         if cmd == "env":
             out = json.dumps({
                 "env": dict(os.environ),
+                "argv": sys.argv[1:],
                 "cwd": os.getcwd(),
                 "pgid": os.getpgid(0),
                 "pid": os.getpid(),

@@ -32,6 +32,7 @@ from tests.lobby_helpers import (
 ENV_CONTRACT = {
     "GAME_HOST",
     "GAME_PORT",
+    "SERVER_PORT",
     "ROOM_ID",
     "GAME_NAME",
     "GAME_VERSION",

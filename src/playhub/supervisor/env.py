@@ -49,6 +49,7 @@ def build_env(spec: GameEnv, parent: Mapping[str, str] | None = None) -> dict[st
         "PYTHONPATH": spec.sdk_path,
         "GAME_HOST": spec.game_host,
         "GAME_PORT": str(spec.game_port),
+        "SERVER_PORT": str(spec.game_port),  # seed 003's name for the same port
         "ROOM_ID": spec.room_id,
         "GAME_NAME": spec.game_name,
         "GAME_VERSION": spec.game_version,
@@ -70,4 +71,5 @@ def launch_args(
     spec: GameEnv, python: str, entry_server: str, parent: Mapping[str, str] | None = None
 ) -> tuple[list[str], dict[str, str]]:
     """Everything a game server is started with: its argv (seed 003: ``python <entry_server>``) and environment."""
-    return [python, entry_server], build_env(spec, parent)
+    # Seed 003 also passes the room id as an argument: ``start_server.py --room=<id>``.
+    return [python, entry_server, f"--room={spec.room_id}"], build_env(spec, parent)

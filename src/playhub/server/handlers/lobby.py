@@ -127,6 +127,16 @@ async def leave_room(ctx: Context, p: RoomRef) -> dict:
     return {}
 
 
+@routes.command("LEAVE_MATCH", RoomRef, role=_PLAYER, listeners=_LOBBY)
+async def leave_match(ctx: Context, p: RoomRef) -> dict:
+    return {"room": _rooms(ctx).leave_match(_user(ctx), p.room_id).snapshot()}
+
+
+@routes.command("REJOIN_MATCH", RoomRef, role=_PLAYER, listeners=_LOBBY)
+async def rejoin_match(ctx: Context, p: RoomRef) -> dict:
+    return _rooms(ctx).rejoin_match(_user(ctx), p.room_id)
+
+
 @routes.command("READY", RoomRef, role=_PLAYER, listeners=_LOBBY)
 async def ready(ctx: Context, p: RoomRef) -> dict:
     return {"room": _rooms(ctx).set_ready(_user(ctx), p.room_id, True).snapshot()}
