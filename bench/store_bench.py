@@ -5,9 +5,10 @@
    the cost of moving ~60 KB per answer is visible apart from PlayHub's own overhead. Same event loop, same load
    generator, same number of connections, interleaved rounds in one run.
 2. One download of a 100 MB package: PlayHub's DOWNLOAD_BEGIN/CHUNK/END stream (the client decodes each chunk) vs a
-   raw socket copy of the same file (the server writes the file bytes as they are, the client counts them).
+   raw socket copy of the same file (the server writes the file bytes as they are, the client counts them), in base64
+   mode (NDJSON) and in binary mode (length-prefixed connection, binary chunk frames sent with os.sendfile).
 3. 50 concurrent downloads of a 20 MB package: aggregate rate and the growth of the server's RSS (peak during the
-   downloads minus before), with the server in its own process.
+   downloads minus before), with the server in its own process, in base64 mode and then in binary mode.
 
     python bench/store_bench.py [--seconds 3] [--rounds 2] [--connections 50] [--big-mb 100]
                                 [--parallel 50] [--parallel-mb 20]
@@ -44,6 +45,7 @@ from playhub.protocol.store import DownloadChunkPush  # noqa: E402
 from playhub.store import accounts  # noqa: E402
 from playhub.store.blobs import BlobStore  # noqa: E402
 from playhub.store.db import Database  # noqa: E402
+from playhub.wire.framing import FrameDecoder, Framing, decode_binary, encode_frame, is_binary_frame  # noqa: E402
 
 READ_LIMIT = 1 << 20  # listing answers are ~60 KB, above asyncio's default line limit
 
@@ -219,6 +221,44 @@ async def playhub_download(port: int, token: str, game_id: str, decode: bool) ->
     return received, elapsed
 
 
+async def playhub_download_binary(port: int, token: str, game_id: str) -> tuple[int, float]:
+    """One binary-mode download on a length-prefixed connection, parsed with the project's frame decoder; returns
+    (bytes received, seconds)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=READ_LIMIT)
+    req = {
+        "type": "DOWNLOAD_BEGIN",
+        "token": token,
+        "payload": {"game_id": game_id, "encoding": "binary"},
+        "id": 1,
+    }
+    decoder = FrameDecoder(64 << 20, Framing.LENGTH_PREFIXED)
+    t0 = time.perf_counter()
+    writer.write(encode_frame(Framing.LENGTH_PREFIXED, json.dumps(req).encode()))
+    received = 0
+    answered = False
+    try:
+        while True:
+            block = await reader.read(1 << 18)  # as the raw client reads
+            if not block:
+                raise ConnectionError("server closed the connection mid-download")
+            for frame in decoder.feed(block):
+                if is_binary_frame(frame):
+                    received += len(decode_binary(frame).data)
+                    continue
+                msg = json.loads(frame)
+                if "status" in msg:
+                    if msg["status"] != "ok":
+                        raise RuntimeError(f"DOWNLOAD_BEGIN failed: {msg}")
+                    answered = True
+                elif msg.get("type") == "DOWNLOAD_END":
+                    assert answered
+                    return received, time.perf_counter() - t0
+                elif msg.get("type") == "DOWNLOAD_ERROR":
+                    raise RuntimeError(f"download failed: {msg}")
+    finally:
+        writer.close()
+
+
 async def raw_download(port: int) -> tuple[int, float]:
     t0 = time.perf_counter()
     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=READ_LIMIT)
@@ -228,6 +268,12 @@ async def raw_download(port: int) -> tuple[int, float]:
     elapsed = time.perf_counter() - t0
     writer.close()
     return received, elapsed
+
+
+async def _sample_rss(pid: int, peaks: list[int], done: asyncio.Event) -> None:
+    while not done.is_set():
+        peaks.append(rss_bytes(pid))
+        await asyncio.sleep(0.05)
 
 
 async def run(args: argparse.Namespace) -> dict[str, float]:
@@ -283,23 +329,37 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             big_path = tmp / "data" / "uploadedGame" / ids["big"] / "1.0.0.zip"
             file_proc, file_port = start_raw(tmp, "file", big_path)
             procs.append(file_proc)
-            hub_best = raw_best = stream_best = 0.0
+            hub_best = raw_best = stream_best = bin_best = 0.0
+            big_size = big_path.stat().st_size
             for _ in range(args.rounds):
                 size, secs = await raw_download(file_port)
                 raw_best = max(raw_best, size / secs)
                 got, secs = await playhub_download(lobby, client.token or "", ids["big"], decode=True)
-                if got != big_path.stat().st_size:
-                    raise RuntimeError(f"downloaded {got} bytes, expected {big_path.stat().st_size}")
+                if got != big_size:
+                    raise RuntimeError(f"downloaded {got} bytes, expected {big_size}")
                 hub_best = max(hub_best, got / secs)
                 got, secs = await playhub_download(lobby, client.token or "", ids["big"], decode=False)
                 stream_best = max(stream_best, got / secs)
+                got, secs = await playhub_download_binary(lobby, client.token or "", ids["big"])
+                if got != big_size:
+                    raise RuntimeError(f"downloaded {got} bytes in binary mode, expected {big_size}")
+                bin_best = max(bin_best, got / secs)
             results["download_stream_mbps"] = stream_best / 2**20
-            # The client library end to end: part file, resume record, SHA-256 check, safe unpack, rename.
-            library = LocalLibrary(tmp / "downloads", "benchplayer")
-            t0 = time.perf_counter()
-            await download_game(client, library, ids["big"])
-            results["library_mbps"] = big_path.stat().st_size / (time.perf_counter() - t0) / 2**20
-            results["big_bytes"] = big_path.stat().st_size
+            results["download_binary_mbps"] = bin_best / 2**20
+            # The client library end to end: part file, resume record, SHA-256 check, safe unpack, rename; base64
+            # on an NDJSON connection, binary on a length-prefixed one.
+            for key, framing in (
+                ("library_mbps", Framing.NDJSON),
+                ("library_binary_mbps", Framing.LENGTH_PREFIXED),
+            ):
+                lib_client = await Client.connect("127.0.0.1", lobby, framing=framing)
+                lib_client.token = client.token
+                library = LocalLibrary(tmp / f"downloads-{key}", "benchplayer")
+                t0 = time.perf_counter()
+                await download_game(lib_client, library, ids["big"])
+                results[key] = big_size / (time.perf_counter() - t0) / 2**20
+                await lib_client.close()
+            results["big_bytes"] = big_size
             results["download_raw_mbps"] = raw_best / 2**20
             results["download_playhub_mbps"] = hub_best / 2**20
             file_proc.terminate()
@@ -312,34 +372,34 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 await c.register_player(f"downloader{i}", "bench-password")
                 parallel.append(c.token or "")
                 await c.close()
-            await asyncio.sleep(0.5)
-            before = rss_bytes(hub_proc.pid)
-            peak = before
-            done = asyncio.Event()
-
-            async def sample() -> None:
-                nonlocal peak
-                while not done.is_set():
-                    peak = max(peak, rss_bytes(hub_proc.pid))
-                    await asyncio.sleep(0.05)
-
-            sampler = asyncio.create_task(sample())
-            t0 = time.perf_counter()
-            try:
-                outs = await asyncio.gather(
-                    *(playhub_download(lobby, tok, ids["medium"], decode=False) for tok in parallel)
-                )
-            finally:
-                elapsed = time.perf_counter() - t0
-                done.set()
-                await sampler
             medium = (tmp / "data" / "uploadedGame" / ids["medium"] / "1.0.0.zip").stat().st_size
             results["parallel"] = args.parallel
             results["parallel_bytes"] = medium
-            results["parallel_seconds"] = elapsed
-            results["parallel_mbps"] = medium * len(outs) / elapsed / 2**20
-            results["parallel_rss_growth_mb"] = (peak - before) / 2**20
-            results["rss_before_mb"] = before / 2**20
+            for mode in ("base64", "binary"):
+                await asyncio.sleep(0.5)
+                before = rss_bytes(hub_proc.pid)
+                peaks = [before]
+                done = asyncio.Event()
+                sampler = asyncio.create_task(_sample_rss(hub_proc.pid, peaks, done))
+                t0 = time.perf_counter()
+                try:
+                    if mode == "binary":
+                        outs = await asyncio.gather(
+                            *(playhub_download_binary(lobby, tok, ids["medium"]) for tok in parallel)
+                        )
+                    else:
+                        outs = await asyncio.gather(
+                            *(playhub_download(lobby, tok, ids["medium"], decode=False) for tok in parallel)
+                        )
+                finally:
+                    elapsed = time.perf_counter() - t0
+                    done.set()
+                    await sampler
+                suffix = "" if mode == "base64" else "_binary"
+                results[f"parallel_seconds{suffix}"] = elapsed
+                results[f"parallel_mbps{suffix}"] = medium * len(outs) / elapsed / 2**20
+                results[f"parallel_rss_growth_mb{suffix}"] = (max(peaks) - before) / 2**20
+                results[f"rss_before_mb{suffix}"] = before / 2**20
             await client.close()
         finally:
             for p in procs:
@@ -386,13 +446,24 @@ def main() -> None:
     print(
         f"  ratio                       : {r['download_playhub_mbps'] / r['download_raw_mbps']:.2f}x (target >= 0.25x)"
     )
-    print(f"  download_game, installed    : {r['library_mbps']:10.1f} MB/s (write, SHA-256, unpack, rename)")
-    print(f"{int(r['parallel'])} concurrent downloads of {r['parallel_bytes'] / 2**20:.0f} MB:")
-    print(f"  aggregate                   : {r['parallel_mbps']:10.1f} MB/s in {r['parallel_seconds']:.1f} s")
+    print(f"  PlayHub binary frames       : {r['download_binary_mbps']:10.1f} MB/s")
     print(
-        f"  server RSS                  : {r['rss_before_mb']:.0f} MB before, "
-        f"+{r['parallel_rss_growth_mb']:.1f} MB at peak (target < 100 MB)"
+        f"  ratio binary                : {r['download_binary_mbps'] / r['download_raw_mbps']:.2f}x (target >= 0.7x)"
     )
+    print(f"  download_game, installed    : {r['library_mbps']:10.1f} MB/s (write, SHA-256, unpack, rename)")
+    print(
+        f"  download_game, binary       : {r['library_binary_mbps']:10.1f} MB/s (same, binary chunk frames)"
+    )
+    print(f"{int(r['parallel'])} concurrent downloads of {r['parallel_bytes'] / 2**20:.0f} MB:")
+    for label, suffix in (("base64", ""), ("binary", "_binary")):
+        print(
+            f"  {label} aggregate            : {r['parallel_mbps' + suffix]:10.1f} MB/s in "
+            f"{r['parallel_seconds' + suffix]:.1f} s"
+        )
+        print(
+            f"  {label} server RSS           : {r['rss_before_mb' + suffix]:.0f} MB before, "
+            f"+{r['parallel_rss_growth_mb' + suffix]:.1f} MB at peak (target < 100 MB)"
+        )
 
 
 if __name__ == "__main__":

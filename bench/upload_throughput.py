@@ -1,14 +1,17 @@
 """Upload throughput: a 100 MB package through PlayHub's chunked upload vs a raw TCP copy of the same bytes.
 
-Both run in the same invocation on loopback, each into a separate server process that writes the bytes to disk:
+All run in the same invocation on loopback, each into a separate server process that writes the bytes to disk:
 
 * raw: a plain socket server (``recv`` into a file), the client ``sendall``s the file in 1 MiB blocks;
-* PlayHub: ``playhub serve`` in a subprocess; the client uses ``playhub.client.publishing.upload_file`` (base64 JSON
-  chunks, a window of requests in flight), then ``UPLOAD_END`` (SHA-256 check, archive inspection, unpacking).
+* PlayHub: ``playhub serve`` in a subprocess; the client uses ``playhub.client.publishing.upload_file`` on a
+  length-prefixed connection: the client's SHA-256 of the file, ``UPLOAD_BEGIN``, chunks with a window in flight,
+  then ``UPLOAD_END`` (SHA-256 check, archive inspection, unpacking), once with base64 JSON chunks and once with
+  binary chunk frames.
 
-Prints both rates, their ratio, and the server's RSS growth during the upload (sampled with psutil every 20 ms).
+Raw copy, base64 upload and binary upload alternate for ``--rounds`` rounds; medians are printed with each rate's
+ratio to the raw copy and the server's RSS growth during the upload (sampled with psutil every 20 ms).
 
-    python bench/upload_throughput.py [--mb 100] [--window 8]
+    python bench/upload_throughput.py [--mb 100] [--window 8] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import asyncio
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,6 +29,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -35,6 +40,7 @@ sys.path.insert(0, str(REPO))
 from bench.common import start_playhub  # noqa: E402
 from playhub.client import Client  # noqa: E402
 from playhub.client.publishing import sha256_file, upload_file  # noqa: E402
+from playhub.wire.framing import Framing  # noqa: E402
 
 _SINK = r"""
 import socket, sys
@@ -116,15 +122,15 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
 
 
 async def playhub_upload(
-    archive: Path, server: subprocess.Popen[bytes], port: int, window: int
+    client: Client,
+    game_id: str,
+    version: str,
+    archive: Path,
+    server: subprocess.Popen[bytes],
+    window: int,
+    encoding: str,
 ) -> dict[str, float]:
-    client = await Client.connect("127.0.0.1", port)
-    await client.register_dev("bench", "bench-pw")
-    game_id = (
-        await client.request(
-            "CREATE_GAME", {"name": "benchgame", "description": "b", "game_type": "cli", "max_players": 2}
-        )
-    )["game_id"]
+    """One whole ``upload_file`` (client SHA-256, BEGIN, chunks, END) with the server's CPU and RSS around it."""
     base_rss = psutil.Process(server.pid).memory_info().rss
     marks: dict[str, float] = {}
 
@@ -137,14 +143,22 @@ async def playhub_upload(
     client_cpu0 = time.process_time()
     with RssSampler(server.pid) as rss:
         start = time.perf_counter()
-        out = await upload_file(client, game_id, "1.0.0", archive, progress=progress, window=window)
+        out = await upload_file(
+            client,
+            game_id,
+            version,
+            archive,
+            progress=progress,
+            window=window,
+            encoding=encoding,  # type: ignore[arg-type]
+        )
         end = time.perf_counter()
     server_cpu = sum(psutil.Process(server.pid).cpu_times()[:2]) - server_cpu0
     client_cpu = time.process_time() - client_cpu0
-    assert out["version"] == "1.0.0"
-    await client.close()
+    assert out["version"] == version
     return {
         "total_s": end - start,
+        "begin_s": marks["first"] - start,
         "chunks_s": marks["chunks_done"] - marks["first"],
         "end_s": end - marks["chunks_done"],
         "rss_base_mb": base_rss / 2**20,
@@ -154,12 +168,43 @@ async def playhub_upload(
     }
 
 
+async def playhub_rounds(
+    archive: Path, server: subprocess.Popen[bytes], port: int, window: int, rounds: int, raw_copy_fn: Any
+) -> dict[str, list[Any]]:
+    """Alternate raw copy, base64 upload and binary upload ``rounds`` times, so load changes hit all three alike."""
+    client = await Client.connect("127.0.0.1", port, framing=Framing.LENGTH_PREFIXED)
+    await client.register_dev("bench", "bench-pw")
+    game_id = (
+        await client.request(
+            "CREATE_GAME", {"name": "benchgame", "description": "b", "game_type": "cli", "max_players": 2}
+        )
+    )["game_id"]
+    results: dict[str, list[Any]] = {"raw": [], "base64": [], "binary": []}
+    version = 0
+    for _ in range(rounds):
+        results["raw"].append(await asyncio.to_thread(raw_copy_fn))
+        for encoding in ("base64", "binary"):
+            version += 1
+            results[encoding].append(
+                await playhub_upload(client, game_id, f"1.0.{version}", archive, server, window, encoding)
+            )
+    await client.close()
+    return results
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--mb", type=int, default=100, help="package size in MiB (default 100)")
     parser.add_argument("--window", type=int, default=8, help="chunks in flight (default 8)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating rounds; medians are printed (default 3)"
+    )
     args = parser.parse_args()
     try:
         import uvloop
@@ -174,31 +219,53 @@ def main() -> None:
         t0 = time.perf_counter()
         sha256_file(archive)
         hash_s = time.perf_counter() - t0
-        raw_s = raw_copy(archive, folder / "raw-copy.bin")
         server, port = start_server(folder / "data")
         try:
-            ph = asyncio.run(playhub_upload(archive, server, port, args.window))
+            res = asyncio.run(
+                playhub_rounds(
+                    archive,
+                    server,
+                    port,
+                    args.window,
+                    args.rounds,
+                    lambda: raw_copy(archive, folder / "raw-copy.bin"),
+                )
+            )
         finally:
             server.terminate()
             server.wait(15)
     mb = size / 2**20
+    raw_s = _median(res["raw"])
     raw_rate = mb / raw_s
-    up_rate = mb / ph["total_s"]
-    chunk_rate = mb / ph["chunks_s"]
-    print(f"package: {mb:.1f} MiB, chunk window {args.window}")
-    print(f"raw TCP copy to disk:         {raw_rate:8.1f} MiB/s ({raw_s:.2f} s)")
-    print(
-        f"PlayHub upload, BEGIN..END:   {up_rate:8.1f} MiB/s ({ph['total_s']:.2f} s, incl. client SHA-256 "
-        f"{hash_s:.2f} s, UPLOAD_END {ph['end_s']:.2f} s)"
-    )
-    print(f"PlayHub chunk phase only:     {chunk_rate:8.1f} MiB/s ({ph['chunks_s']:.2f} s)")
-    print(
-        f"ratio upload/raw:             {up_rate / raw_rate:8.2f}x (chunk phase {chunk_rate / raw_rate:.2f}x)"
-    )
-    print(f"CPU during the upload: server {ph['server_cpu_s']:.2f} s, client {ph['client_cpu_s']:.2f} s")
-    print(
-        f"server RSS: {ph['rss_base_mb']:.1f} MiB before, +{ph['rss_growth_mb']:.1f} MiB peak growth during upload"
-    )
+    print(f"package: {mb:.1f} MiB, chunk window {args.window}, {args.rounds} alternating rounds (medians)")
+    print(f"raw TCP copy to disk:         {raw_rate:8.1f} MiB/s ({raw_s:.2f} s; runs {_fmt(res['raw'])} s)")
+    print(f"client SHA-256 of the file:   {hash_s:.3f} s (part of every upload below)")
+    for encoding in ("base64", "binary"):
+        runs = res[encoding]
+        total = _median([r["total_s"] for r in runs])
+        chunks = _median([r["chunks_s"] for r in runs])
+        up_rate, chunk_rate = mb / total, mb / chunks
+        print(
+            f"PlayHub {encoding:6} upload, BEGIN..END: {up_rate:8.1f} MiB/s ({total:.2f} s; runs "
+            f"{_fmt([r['total_s'] for r in runs])} s; hash+BEGIN {_median([r['begin_s'] for r in runs]):.2f} s, "
+            f"UPLOAD_END {_median([r['end_s'] for r in runs]):.2f} s)"
+        )
+        print(f"PlayHub {encoding:6} chunk phase only:     {chunk_rate:8.1f} MiB/s ({chunks:.2f} s)")
+        print(
+            f"ratio {encoding} upload/raw:             {up_rate / raw_rate:8.2f}x (chunk phase {chunk_rate / raw_rate:.2f}x)"
+        )
+        print(
+            f"CPU during the {encoding} upload: server {_median([r['server_cpu_s'] for r in runs]):.2f} s, "
+            f"client {_median([r['client_cpu_s'] for r in runs]):.2f} s"
+        )
+        print(
+            f"server RSS ({encoding}): {_median([r['rss_base_mb'] for r in runs]):.1f} MiB before, "
+            f"+{max(r['rss_growth_mb'] for r in runs):.1f} MiB peak growth during upload"
+        )
+
+
+def _fmt(values: list[float]) -> str:
+    return "/".join(f"{v:.2f}" for v in values)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,12 @@ from playhub.server.app import PlayHubApp
 from tests.helpers import Harness, settings_for_tests
 
 
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Servers started by tests record themselves in last_server.json: keep that out of the real home folder."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 async def hub(tmp_path: Path) -> AsyncIterator[Harness]:
     """A real PlayHub server on free ports in this event loop, with a fresh data directory."""

@@ -13,7 +13,7 @@ from playhub.client import Client
 from playhub.server.app import PlayHubApp
 
 # A game server driven by its clients, one command per line:
-#   env                    -> its environment, cwd, process group and limits as one JSON line
+#   env                    -> its environment, cwd, process group, limits, room secret and ids as one JSON line
 #   hello <user> <ticket>  -> "ticket ok" / "ticket bad" (checks the ticket with playhub.sdk.tickets)
 #   finish <json>          -> sends GAME_FINISHED (with the room secret) to the lobby; replies with the lobby's answer
 #   legacy <json>          -> sends seed 003's {"kind": "game_finished", ...} line; replies with the lobby's answer
@@ -23,6 +23,7 @@ from playhub.server.app import PlayHubApp
 ECHO_SERVER = r"""
 import asyncio, json, os, resource, socket, subprocess, sys
 
+from playhub.sdk import room_secret
 from playhub.sdk.tickets import verify_ticket
 
 def lobby_call(message):
@@ -46,6 +47,7 @@ async def handle(reader, writer):
         if cmd == "env":
             out = json.dumps({
                 "env": dict(os.environ),
+                "argv": sys.argv[1:],
                 "cwd": os.getcwd(),
                 "pgid": os.getpgid(0),
                 "pid": os.getpid(),
@@ -53,15 +55,19 @@ async def handle(reader, writer):
                 "as": resource.getrlimit(resource.RLIMIT_AS)[0],
                 "cpu": resource.getrlimit(resource.RLIMIT_CPU)[0],
                 "fsize": resource.getrlimit(resource.RLIMIT_FSIZE)[0],
+                "secret": room_secret(),
+                "uid": os.getuid(),
+                "gid": os.getgid(),
+                "groups": os.getgroups(),
             })
         elif cmd == "hello":
             user, _, ticket = arg.partition(" ")
-            ok = verify_ticket(os.environ["PLAYHUB_ROOM_SECRET"], os.environ["ROOM_ID"], user, ticket)
+            ok = verify_ticket(room_secret(), os.environ["ROOM_ID"], user, ticket)
             out = "ticket ok" if ok else "ticket bad"
         elif cmd == "finish":
             extra = json.loads(arg or "{}")
             msg = {"type": "GAME_FINISHED", "payload": {"room_id": os.environ["ROOM_ID"],
-                   "secret": os.environ["PLAYHUB_ROOM_SECRET"], **extra}}
+                   "secret": room_secret(), **extra}}
             out = await asyncio.to_thread(lobby_call, msg)
         elif cmd == "legacy":
             extra = json.loads(arg or "{}")

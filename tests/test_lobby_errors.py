@@ -10,7 +10,7 @@ import pytest
 
 from playhub.client import Client
 from tests.helpers import Harness
-from tests.lobby_helpers import make_game, set_status
+from tests.lobby_helpers import GameConn, make_game, set_status
 
 COMMANDS = {
     "LIST_PLAYERS": {},
@@ -158,10 +158,17 @@ async def test_legacy_game_finished_errors(hub: Harness) -> None:
     assert (await send({"kind": "game_finished"}))["code"] == 100
     assert (await send({"kind": "game_finished", "room_id": room, "kick_all": "yes"}))["code"] == 100
     assert (await send({"kind": "no_such_kind"}))["code"] == 100
-    await a.request("START_ROOM", {"room_id": room})
-    ok = await send({"kind": "game_finished", "room_id": room, "kick_all": True, "winner": "ann"})
+    answer = await a.request("START_ROOM", {"room_id": room})
+    # From a process that is not the room's game server (here: the test itself): 102, the match goes on.
+    forged = await send({"kind": "game_finished", "room_id": room, "kick_all": True})
+    assert forged["code"] == 102
+    assert (await a.request("LIST_ROOMS"))["rooms"][0]["status"] == "PLAYING"
+    # From the room's own game server: accepted, extra keys ignored.
+    game = await GameConn.open("127.0.0.1", answer["game_port"])
+    ok = json.loads(await game.ask('legacy {"kick_all": true, "winner": "ann"}'))
     assert ok["status"] == "ok"
     assert (await a.request("LIST_ROOMS"))["rooms"] == []
+    await game.close()
     writer.close()
 
 

@@ -26,6 +26,8 @@ ROOM_KEYS = {
     "status",
     "max_players",
     "min_players",
+    "all_ready",
+    "match",
 }
 
 
@@ -41,7 +43,7 @@ async def test_two_players_vote_start_play_and_finish(hub: Harness) -> None:
     info = await game.ask_json("env")
     env = info["env"]
     assert env["PLAYHUB_PLAYERS"] == "alice,bob"
-    assert answer["ticket"] == player_ticket(env["PLAYHUB_ROOM_SECRET"], room_id, "alice")
+    assert answer["ticket"] == player_ticket(info["secret"], room_id, "alice")
     assert await game.ask(f"hello alice {answer['ticket']}") == "ticket ok"
     assert await game.ask(f"hello bob {answer['ticket']}") == "ticket bad"
     rooms = (await host.request("LIST_ROOMS"))["rooms"]
@@ -103,7 +105,7 @@ async def test_three_players_everyone_gets_game_started_with_own_ticket(hub: Har
     assert result == {"seq": req_b["seq"], "room_id": room_id, "accepted": True, "reason": "accepted"}
     pushes = {cl.username: await fut for cl, fut in started.items()}
     game = await GameConn.open("127.0.0.1", answer["game_port"])
-    secret = (await game.ask_json("env"))["env"]["PLAYHUB_ROOM_SECRET"]
+    secret = (await game.ask_json("env"))["secret"]
     for name, push in pushes.items():
         assert push == {
             "room_id": room_id,
@@ -140,15 +142,18 @@ async def test_room_object_ready_marks_and_updates(hub: Harness) -> None:
         "status": "WAITING",
         "max_players": 2,
         "min_players": 2,
+        "all_ready": False,
+        "match": None,
     }
     assert (await b.request("READY", {"room_id": room_id}))["room"]["ready"] == ["bob"]
     assert (await asyncio.wait_for(updates.get(), 5))["payload"]["room"]["ready"] == ["bob"]
     await a.request("READY", {"room_id": room_id})
-    assert (await asyncio.wait_for(updates.get(), 5))["payload"]["room"]["ready"] == ["alice", "bob"]
+    both = (await asyncio.wait_for(updates.get(), 5))["payload"]["room"]
+    assert both["ready"] == ["alice", "bob"] and both["all_ready"] is True
     await b.request("UNREADY", {"room_id": room_id})
     assert (await asyncio.wait_for(updates.get(), 5))["payload"]["room"]["ready"] == ["alice"]
     listed = (await b.request("LIST_ROOMS"))["rooms"]
-    assert listed == [{**room, "ready": ["alice"]}]
+    assert listed == [{**room, "ready": ["alice"], "all_ready": False}]
 
 
 async def test_solo_room_starts_without_a_vote(hub: Harness) -> None:
@@ -220,7 +225,8 @@ async def test_host_leaving_passes_the_host_and_last_member_closes(hub: Harness)
 
 
 async def test_host_leaving_while_playing_and_last_leave_stops_the_server(hub: Harness) -> None:
-    game_id = await make_game(hub.app, "marathon")
+    # min_players 1: the match goes on with one player left (with 2 it would end as "abandoned").
+    game_id = await make_game(hub.app, "marathon", min_players=1)
     host, guest, answer, room_id = await start_two(hub, game_id)
     game = await GameConn.open("127.0.0.1", answer["game_port"])
     pid = (await game.ask_json("env"))["pid"]

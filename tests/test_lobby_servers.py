@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from playhub.protocol.errors import BadState, Forbidden
+from playhub.protocol.errors import BadState
 from playhub.settings import Settings
 from playhub.supervisor import pidfiles
-from playhub.supervisor.env import SDK_PATH
 from tests.helpers import Harness
 from tests.lobby_helpers import (
     CRASH_SERVER,
@@ -33,6 +32,7 @@ from tests.lobby_helpers import (
 ENV_CONTRACT = {
     "GAME_HOST",
     "GAME_PORT",
+    "SERVER_PORT",
     "ROOM_ID",
     "GAME_NAME",
     "GAME_VERSION",
@@ -40,7 +40,7 @@ ENV_CONTRACT = {
     "LOBBY_PORT",
     "LOBBY_CONNECT_HOST",
     "LOBBY_CONNECT_PORT",
-    "PLAYHUB_ROOM_SECRET",
+    "PLAYHUB_ROOM_SECRET_FILE",
     "PLAYHUB_PLAYERS",
     "PYTHONPATH",
     "PATH",
@@ -73,11 +73,17 @@ async def test_env_contract_clean_env_limits_and_group(hub: Harness, monkeypatch
     assert env["ROOM_ID"] == room_id and env["GAME_NAME"] == "envcheck" and env["GAME_VERSION"] == "1.0.0"
     assert env["LOBBY_HOST"] == "127.0.0.1" and env["LOBBY_PORT"] == str(hub.app.lobby_port)
     assert env["LOBBY_CONNECT_HOST"] == "127.0.0.1" and env["LOBBY_CONNECT_PORT"] == str(hub.app.lobby_port)
-    assert env["PLAYHUB_PLAYERS"] == "alice,bob" and len(env["PLAYHUB_ROOM_SECRET"]) == 64
-    assert env["PYTHONPATH"] == SDK_PATH and (Path(SDK_PATH) / "playhub" / "sdk").is_dir()
-    assert env["HOME"] == str(hub.app.data_dir / "rooms" / room_id)
-    assert await asyncio.to_thread(Path(env["HOME"]).is_dir)
-    assert info["cwd"] == str(hub.app.blobs.version_dir(game_id, "1.0.0"))
+    assert env["PLAYHUB_PLAYERS"] == "alice,bob" and len(info["secret"]) == 64
+    # The match's own run folder: a read-only copy of the version as cwd, a home, the SDK, the secret file.
+    run = Path(env["HOME"]).parent
+    assert run.parent == hub.app.rooms.supervisor.run_root and run.name.startswith(f"{room_id}-")
+    assert env["PYTHONPATH"] == str(run.parent / "lib") and (run.parent / "lib" / "playhub" / "sdk").is_dir()
+    assert env["PLAYHUB_ROOM_SECRET_FILE"] == str(run / "secret")
+    assert env["HOME"] == env["TMPDIR"] == str(run / "home")
+    assert info["cwd"] == str(run / "game")
+    assert (run / "game" / "server.py").read_bytes() == (
+        hub.app.blobs.version_dir(game_id, "1.0.0") / "server.py"
+    ).read_bytes()
     # Own process group, limits from the settings.
     assert info["pgid"] == info["pid"] != os.getpgid(0)
     assert info["nofile"] == s.game_server_open_files
@@ -228,15 +234,21 @@ def test_limits_default_are_named_settings() -> None:
     assert s.game_server_stop_grace_s > 0 and s.game_server_finish_grace_s >= 0
 
 
-async def test_legacy_finish_only_from_the_server_machine(hub: Harness) -> None:
+async def test_legacy_finish_only_from_the_rooms_own_server(hub: Harness) -> None:
     game_id = await make_game(hub.app, "remote")
     host, guest, answer, room_id = await start_two(hub, game_id)
-    rooms = hub.app.rooms  # type: ignore[attr-defined]
-    with pytest.raises(Forbidden):
-        await rooms.game_finished(room_id, secret=None, results=None, kick_all=False, peer_ip="203.0.113.9")
+    # A plain local process (not the room's game server) sends the legacy line: 102, the match goes on.
+    reader, writer = await asyncio.open_connection("127.0.0.1", hub.app.lobby_port)
+    writer.write((json.dumps({"kind": "game_finished", "room_id": room_id, "kick_all": False}) + "\n").encode())
+    reply = json.loads(await asyncio.wait_for(reader.readline(), 10))
+    writer.close()
+    assert reply["code"] == 102 and "own game server" in reply["message"]
     assert (await host.request("LIST_ROOMS"))["rooms"][0]["status"] == "PLAYING"
-    await rooms.game_finished(room_id, secret=None, results=None, kick_all=False, peer_ip="::ffff:127.0.0.1")
+    # The room's own server sends it: accepted.
+    game = await GameConn.open("127.0.0.1", answer["game_port"])
+    assert json.loads(await game.ask("legacy {}"))["status"] == "ok"
     assert (await host.request("LIST_ROOMS"))["rooms"][0]["status"] == "WAITING"
+    await game.close()
 
 
 def test_process_limit_is_relative_to_what_the_user_runs() -> None:

@@ -176,8 +176,12 @@ async def demo(settings: Settings, games_dir: Path, password: str) -> None:
     except Exception as exc:  # the server stays useful without the samples; say why they are missing
         log.error("could not publish the sample games: %s", exc)
         outcomes = []
+    serve.remember(app)
     print(banner(settings, app.dev_port, app.lobby_port, outcomes, games_dir, password), flush=True)
-    await app.serve_until_stopped()
+    try:
+        await app.serve_until_stopped()
+    finally:
+        serve.forget(app)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -129,6 +129,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a = action("versions", cmd_versions, "list the versions of one of your games")
     a.add_argument("game", help="game name or game_id")
     a.add_argument("--json", action="store_true", help="print the list as JSON")
+    a = action("reviews", cmd_reviews, "read the reviews of one of your games, newest first")
+    a.add_argument("game", help="game name or game_id")
+    a.add_argument("--json", action="store_true", help="print the reviews as JSON")
     a = action("delist", cmd_delist, "hide a game from the store (files and versions are kept)")
     a.add_argument("game", help="game name or game_id")
     a = action("relist", cmd_relist, "list a delisted game in the store again")
@@ -407,6 +410,38 @@ def cmd_versions(args: argparse.Namespace) -> int:
             out.print(f"{game['name']} has no versions yet")
         else:
             out.print(versions_table(game["name"], versions))
+        return EXIT_OK
+
+    return _run_action(args, body)
+
+
+def reviews_view(name: str, answer: dict[str, Any]) -> Table:
+    """A game's reviews, newest first, with each player's score and text."""
+    count = answer.get("review_count") or 0
+    avg = answer.get("avg_score")
+    title = f"Reviews of {escape(name)}: " + (f"{avg:.2f}/5 from {count}" if count and avg is not None else "none yet")
+    table = Table(title=title)
+    for col in ("When", "Player", "Score", "Review"):
+        table.add_column(col)
+    for r in answer.get("reviews") or []:
+        score = int(r.get("score") or 0)
+        table.add_row(
+            fmt_time(r.get("created_at")),
+            escape(str(r.get("player"))),
+            "★" * score + "☆" * (5 - score),
+            escape(str(r.get("comment") or "")),
+        )
+    return table
+
+
+def cmd_reviews(args: argparse.Namespace) -> int:
+    async def body(client: Client, out: Console) -> int:
+        game = await find_game(client, args.game)
+        answer = await client.request("MY_GAME_REVIEWS", {"game_id": game["game_id"]})
+        if args.json:
+            out.print_json(json.dumps(answer))
+        else:
+            out.print(reviews_view(game["name"], answer))
         return EXIT_OK
 
     return _run_action(args, body)
@@ -753,7 +788,7 @@ class DevConsole:
         self._publish_loop(folder, hint["suggested_version"])
 
     def show_games(self) -> None:
-        game = self.pick_game("Show the versions of which game?")
+        game = self.pick_game("Show the versions and reviews of which game?")
         if game is None:
             return
         versions = self.request("LIST_VERSIONS", {"game_id": game["game_id"]})["versions"]
@@ -763,6 +798,9 @@ class DevConsole:
             f"{game['max_players']}; score: {fmt_score(game)}. {escape(str(game.get('description', '')))}",
             highlight=False,
         )
+        # Every review with its score and text, newest first.
+        reviews = self.request("MY_GAME_REVIEWS", {"game_id": game["game_id"]})
+        self.console.print(reviews_view(game["name"], reviews))
 
     def toggle_status(self) -> None:
         game = self.pick_game("Delist or relist which game?")

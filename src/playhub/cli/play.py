@@ -1,6 +1,7 @@
 """``playhub play``: the player's app (no subcommand) and scriptable player commands.
 
     playhub play                                  the terminal lobby: store, library, rooms, games, reviews
+    playhub play register                         create a player account (asks for the password if needed)
     playhub play games                            list the store
     playhub play show <game>                      one game's details and reviews
     playhub play download <game> [--version V]    download or update a game (progress bar)
@@ -46,6 +47,7 @@ downloads go to --downloads, else PLAYHUB_DOWNLOADS, else ./downloads (one folde
 
 examples:
   playhub play                                   open the app
+  playhub play register --user ann               create an account (asks for the password)
   playhub play games --user ann --password ...   list the store
   playhub play download rps                      install the latest Rock Paper Scissors
   playhub play review rps --score 5 --comment "quick and fun"
@@ -93,6 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         sp.set_defaults(func=func)
         return sp
 
+    add("register", "create a player account", cmd_register)
     add("games", "list the games in the store", lambda a: _run(a, cmd_games))
     show = add("show", "show a game's details, versions and reviews", lambda a: _run(a, cmd_show))
     show.add_argument("game", help="name, display name or id of the game")
@@ -346,6 +349,52 @@ async def cmd_review(client: Client, args: argparse.Namespace, console: Console)
     console.print(
         f"Review saved: {'★' * args.score} for {game.get('display_name')}. Now {score_text(detail)}."
     )
+
+
+# --- registering from the command line ----------------------------------------------------------------------
+def cmd_register(args: argparse.Namespace) -> int:
+    """Create a player account. Without --password (or PLAYHUB_PASSWORD) it asks twice on the terminal."""
+    _fill_defaults(args)
+    err = Console(stderr=True)
+    user, password = _credentials(args)
+    try:
+        if not user and sys.stdin.isatty():
+            user = input("Player name: ").strip()
+        if not password and sys.stdin.isatty():
+            import getpass
+
+            password = getpass.getpass("Password: ")
+            if getpass.getpass("Password again: ") != password:
+                err.print("[red]error:[/red] the passwords differ")
+                return 1
+    except (EOFError, KeyboardInterrupt):
+        return 1
+    if not user or not password:
+        err.print("[red]error:[/red] give --user and --password (or set PLAYHUB_USER and PLAYHUB_PASSWORD)")
+        return 1
+    address = _address(args)
+    try:
+        asyncio.run(_register(address, user, password))
+    except (OSError, TimeoutError) as exc:
+        err.print(f"[red]error:[/red] cannot reach the lobby at {address}: {exc}")
+        return 1
+    except PlayHubError as exc:
+        err.print(f"[red]error:[/red] {exc.message} (code {int(exc.code)})")
+        return 1
+    Console().print(f"Registered player '{user}' on {address.host}:{address.port}. Now run: playhub play")
+    return 0
+
+
+async def _register(address: ServerAddress, user: str, password: str) -> None:
+    client = await Client.connect(address.host, address.port, timeout=10.0)
+    try:
+        await client.register_player(user, password)
+        try:
+            await client.request("LOGOUT", timeout=3.0)
+        except (PlayHubError, ConnectionError, TimeoutError):
+            pass
+    finally:
+        await client.close()
 
 
 # --- the app -------------------------------------------------------------------------------------------------

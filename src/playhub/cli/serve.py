@@ -6,10 +6,15 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from playhub.settings import Settings
+
+if TYPE_CHECKING:
+    from playhub.server.app import PlayHubApp
 
 _DEFAULTS = Settings()
 
@@ -33,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--public-host",
         default=None,
-        help="address advertised to clients in runtime_ports.json and room answers (default: --host)",
+        help="address advertised to clients in runtime_ports.json and room answers (default: --host; when --host "
+        "is 0.0.0.0: public_host/public_hosts of config.json in the data folder that this machine owns, else the "
+        "address of the interface that reaches the network)",
     )
     p.add_argument(
         "--dev-port", type=int, default=5501, help="developer listener port, 0 = any free (default 5501)"
@@ -62,15 +69,27 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--fast-hash", action="store_true", help="cheap password hashing, for tests and benchmarks only"
     )
+    p.add_argument(
+        "--set",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="set any numeric setting of docs/settings.md, e.g. --set max_rooms_per_ip=100 (repeatable)",
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.set_defaults(func=run)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
+    from playhub.server.addresses import resolve_public_host
+
+    public_host, source = resolve_public_host(args.host, args.public_host, Path(args.data_dir))
+    if public_host is not None:
+        logging.getLogger("playhub").info("advertising %s to players (from %s)", public_host, source)
     s = Settings(
         data_dir=args.data_dir,
         host=args.host,
-        public_host=args.public_host,
+        public_host=public_host,
         dev_port=args.dev_port,
         lobby_port=args.lobby_port,
         max_frame_bytes=args.max_frame_bytes,
@@ -79,7 +98,26 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
     if args.fast_hash:
         s = dataclasses.replace(s, argon2_time_cost=1, argon2_memory_kib=1024)
-    return s
+    return dataclasses.replace(s, **parse_overrides(getattr(args, "set", None) or []))
+
+
+def parse_overrides(items: list[str]) -> dict[str, int | float]:
+    """``NAME=VALUE`` pairs for numeric settings; an unknown name or a bad value is a usage error."""
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    out: dict[str, int | float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        field = fields.get(name.strip())
+        kind = type(getattr(_DEFAULTS, name.strip(), None))
+        if not sep or field is None or kind not in (int, float):
+            raise SystemExit(
+                f"--set {item}: expected NAME=VALUE with NAME a numeric setting of docs/settings.md"
+            )
+        try:
+            out[field.name] = kind(value)
+        except ValueError:
+            raise SystemExit(f"--set {item}: {value!r} is not a valid {kind.__name__}") from None
+    return out
 
 
 def install_event_loop() -> str:
@@ -100,7 +138,34 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, app.request_stop)
     await app.start()
-    await app.serve_until_stopped()
+    remember(app)
+    try:
+        await app.serve_until_stopped()
+    finally:
+        forget(app)
+
+
+def remember(app: PlayHubApp) -> None:
+    """Write last_server.json so that `playhub play` and `playhub dev` find this server from any folder."""
+    from playhub.client.discovery import write_last_server
+
+    s = app.settings
+    write_last_server(
+        {
+            "developer_port": app.dev_port,
+            "lobby_port": app.lobby_port,
+            "dev_host": s.advertised_host,
+            "lobby_host": s.advertised_host,
+            "data_dir": str(Path(s.data_dir).resolve()),
+            "pid": os.getpid(),
+        }
+    )
+
+
+def forget(app: PlayHubApp) -> None:
+    from playhub.client.discovery import forget_last_server
+
+    forget_last_server(os.getpid())
 
 
 def run(args: argparse.Namespace) -> int:

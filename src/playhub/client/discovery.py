@@ -1,7 +1,9 @@
-"""Where is the server? Flags, then environment, then the server's ``runtime_ports.json``, then the defaults."""
+"""Where is the server? Flags, then environment, then the server's ``runtime_ports.json``, then the last server
+started on this machine (``last_server.json`` in the user's state folder), then the defaults."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -12,6 +14,7 @@ from typing import Literal
 Side = Literal["dev", "lobby"]
 
 DEFAULT_DATA_DIR = Path("playhub-data")
+LAST_SERVER_FILE = "last_server.json"
 _DEFAULT_PORT = {"dev": 5501, "lobby": 5502}
 # Our own names first, then seed 003's names, which existing clients and games already set.
 _ENV = {
@@ -68,4 +71,67 @@ def resolve_address(
                 )
             except (KeyError, TypeError, ValueError):
                 pass
+    if not data_dir:
+        # Not in the server's folder: the server that `playhub serve` / `playhub demo` last started here.
+        last = read_last_server(environ)
+        if last:
+            host_key, port_key = _PORTS_KEYS[side]
+            try:
+                return ServerAddress(
+                    str(last.get(host_key) or "127.0.0.1"),
+                    int(last[port_key]),
+                    LAST_SERVER_FILE,
+                )
+            except (KeyError, TypeError, ValueError):
+                pass
     return ServerAddress("127.0.0.1", _DEFAULT_PORT[side], "default")
+
+
+# --- last_server.json: how `playhub play` finds the server from any folder -------------------------------------------
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_STATE_HOME/playhub``, by default ``~/.local/state/playhub``."""
+    environ = os.environ if env is None else env
+    base = (
+        environ.get("XDG_STATE_HOME") or os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    )
+    return Path(base) / "playhub"
+
+
+def write_last_server(info: dict[str, object]) -> Path | None:
+    """Record the running server (ports, addresses, data folder, pid); best effort."""
+    path = state_dir() / LAST_SERVER_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(info, indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        return None
+    return path
+
+
+def forget_last_server(pid: int) -> None:
+    """Remove last_server.json if it still describes the server with this pid."""
+    path = state_dir() / LAST_SERVER_FILE
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        if json.loads(path.read_text(encoding="utf-8")).get("pid") == pid:
+            path.unlink()
+
+
+def read_last_server(env: Mapping[str, str] | None = None) -> dict[str, object] | None:
+    """The last server started on this machine, if its process still runs."""
+    try:
+        info = json.loads((state_dir(env) / LAST_SERVER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(info, dict):
+        return None
+    pid = info.get("pid")
+    if isinstance(pid, int) and pid > 0:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+    return info

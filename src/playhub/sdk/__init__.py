@@ -6,7 +6,7 @@ Messages: ``playhub.sdk.jsonl``. Only the standard library is imported here.
 """
 
 from playhub.sdk import jsonl
-from playhub.sdk.context import PlayerContext, RoomContext
+from playhub.sdk.context import PlayerContext, RoomContext, room_secret
 from playhub.sdk.net import (
     GameRejected,
     Inbox,
@@ -30,5 +30,6 @@ __all__ = [
     "connect_to_game_sync",
     "jsonl",
     "player_ticket",
+    "room_secret",
     "verify_ticket",
 ]

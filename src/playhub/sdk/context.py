@@ -2,7 +2,8 @@
 
 PlayHub starts a room's game server as ``python <entry_server>`` with ``GAME_HOST``, ``GAME_PORT``, ``ROOM_ID``,
 ``GAME_NAME``, ``GAME_VERSION``, ``LOBBY_HOST``/``LOBBY_PORT`` (plus ``LOBBY_CONNECT_HOST``/``LOBBY_CONNECT_PORT``,
-the address to dial back), ``PLAYHUB_ROOM_SECRET`` and ``PLAYHUB_PLAYERS``. Each member's game client gets
+the address to dial back), ``PLAYHUB_ROOM_SECRET_FILE`` (a file only this match can read that holds the room secret;
+older launchers put the secret itself in ``PLAYHUB_ROOM_SECRET``) and ``PLAYHUB_PLAYERS``. Each member's game client gets
 ``GAME_HOST``, ``GAME_PORT``, ``ROOM_ID``, ``GAME_NAME``, ``GAME_VERSION``, ``PLAYER_USERNAME``, ``PLAYER_NAME`` and
 ``PLAYHUB_TICKET``. ``RoomContext`` and ``PlayerContext`` read them; defaults let a game run by hand for local testing.
 """
@@ -40,6 +41,20 @@ def _dial_host(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
 
 
+def room_secret(env: Mapping[str, str] | None = None) -> str | None:
+    """The room secret: read from the file named by ``PLAYHUB_ROOM_SECRET_FILE``, or, from older launchers, the
+    ``PLAYHUB_ROOM_SECRET`` variable itself. None when the server was not started by PlayHub."""
+    env = os.environ if env is None else env
+    path = env.get("PLAYHUB_ROOM_SECRET_FILE")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.read(4096).strip() or None
+        except OSError as exc:
+            raise RuntimeError(f"cannot read the room secret from {path}: {exc}") from None
+    return env.get("PLAYHUB_ROOM_SECRET") or None
+
+
 @dataclass(slots=True)
 class RoomContext:
     """The game server's view of its room. Build it with ``RoomContext.from_env()``."""
@@ -69,7 +84,7 @@ class RoomContext:
             lobby_host=_dial_host(lobby_host) if lobby_host else None,
             lobby_port=int(lobby_port_text) if lobby_port_text and lobby_port_text.isdigit() else None,
             players=players,
-            secret=env.get("PLAYHUB_ROOM_SECRET") or None,
+            secret=room_secret(env),
         )
 
     @property

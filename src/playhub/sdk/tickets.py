@@ -1,6 +1,6 @@
 """Per-player tickets: proof that a connecting player belongs to a room.
 
-The platform gives each game server a random room secret (env ``PLAYHUB_ROOM_SECRET``) and each member's game client
+The platform gives each game server a random room secret (in the file ``PLAYHUB_ROOM_SECRET_FILE``) and each member's game client
 its ticket (env ``PLAYHUB_TICKET``), computed as HMAC-SHA256(secret, "<room_id>:<username>") in lowercase hex.
 """
 

@@ -10,10 +10,12 @@ import uuid
 from typing import Any
 
 from playhub import packages
+from playhub.names import find_unsafe
 from playhub.protocol.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from playhub.services.events import EventBus
 from playhub.settings import Settings
 from playhub.store import catalog as sql
+from playhub.store import reviews as review_sql
 from playhub.store.catalog import GameRow
 from playhub.store.db import Database
 
@@ -50,6 +52,10 @@ class CatalogService:
         return name
 
     def _check_text(self, value: str, key: str, limit: int, *, allow_empty: bool) -> str:
+        # Refused at input, not only escaped at output: every client that shows these strings stays safe.
+        bad = find_unsafe(value, multiline=key == "description")
+        if bad is not None:
+            raise InvalidRequest(f"'{key}' contains the control character U+{ord(bad):04X}, which is not allowed")
         value = value.strip()
         if not value and not allow_empty:
             raise InvalidRequest(f"'{key}' must not be empty")
@@ -80,6 +86,31 @@ class CatalogService:
         if game.developer_id != developer_id:
             raise Forbidden("this game belongs to another developer")
         return game
+
+    async def game_reviews(
+        self, developer_id: int, game_id: str, limit: int | None, offset: int
+    ) -> dict[str, Any]:
+        """Every review of one of this developer's games, newest first (seed 003's my_games with its reviews)."""
+        page_max = self.settings.reviews_page_max
+        limit = page_max if limit is None else limit
+        if limit < 1 or offset < 0:
+            raise InvalidRequest("'limit' must be at least 1 and 'offset' at least 0")
+        await self.owned_game(developer_id, game_id)
+
+        def read(conn: Any) -> tuple[list[dict[str, Any]], int, float | None]:
+            reviews, total = review_sql.page(conn, game_id, min(limit, page_max), offset)
+            avg, _count = review_sql.stats(conn, game_id)
+            return reviews, total, avg
+
+        reviews, total, avg = await self.db.run(read)
+        return {
+            "game_id": game_id,
+            "reviews": reviews,
+            "total": total,
+            "offset": offset,
+            "avg_score": avg,
+            "review_count": total,
+        }
 
     # --- commands ----------------------------------------------------------------------------------------------
     async def create_game(

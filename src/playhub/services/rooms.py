@@ -22,6 +22,7 @@ from typing import Any
 from playhub.protocol.errors import BadState, Forbidden, NotFound
 from playhub.sdk.tickets import player_ticket
 from playhub.services.events import EventBus
+from playhub.services.quotas import Tally, ip_key, over
 from playhub.services.room_states import RoomAction, RoomEvent, RoomState, require, transition
 from playhub.services.sessions import Peer, Principal, Role, SessionRegistry
 from playhub.services.votes import Vote, VoteService
@@ -30,6 +31,7 @@ from playhub.store import catalog, plays
 from playhub.store.blobs import BlobStore
 from playhub.store.db import Database
 from playhub.supervisor import GameServer, SpawnFailed, Supervisor
+from playhub.supervisor.probe import probe_address, until_unresponsive
 
 log = logging.getLogger("playhub.rooms")
 
@@ -64,9 +66,11 @@ class Room:
     vote_seq: int | None = None
     server: GameServer | None = None
     secret: str | None = None
-    match: list[Member] = field(default_factory=list)  # who was in when the running match started
+    match: list[Member] = field(default_factory=list)  # who plays the running match (leavers are taken out)
     game_host: str | None = None
+    game_port: int | None = None
     subscribers: set[Peer] = field(default_factory=set)
+    creator: tuple[int, str] | None = None  # (account id, IP key) the room counts against while open
 
     def names(self) -> list[str]:
         return [m.username for m in self.members]
@@ -91,6 +95,19 @@ class Room:
             "status": self.state.value,
             "max_players": self.max_players,
             "min_players": self.min_players,
+            # Enough members and every one of them ready: the host can start without asking around.
+            "all_ready": len(self.members) >= self.min_players and ready.issuperset(self.names()),
+            # The running match, so a member whose game client exited (or who reconnected) can go back to it.
+            "match": self.match_info(),
+        }
+
+    def match_info(self) -> dict[str, Any] | None:
+        if self.state is not RoomState.PLAYING or self.game_port is None:
+            return None
+        return {
+            "players": [m.username for m in self.match],
+            "game_host": self.game_host,
+            "game_port": self.game_port,
         }
 
 
@@ -125,6 +142,8 @@ class RoomService:
         self._member_of: dict[int, Room] = {}  # account id -> room: a player is in at most one room
         self._grace: dict[int, asyncio.TimerHandle] = {}
         self._closing = False
+        self._rooms_per_account = Tally()
+        self._rooms_per_ip = Tally()
         sessions.subscribe(self._on_session)
 
     # --- reads -----------------------------------------------------------------------------------------------
@@ -191,6 +210,7 @@ class RoomService:
         self._require_free(user)
         if len(self.rooms) >= self.settings.max_rooms:
             raise BadState(f"the server has reached its limit of {self.settings.max_rooms} rooms")
+        creator = self._check_room_quota(user)
         # Room ids name log files and folders: keep them to safe characters whatever the game's name.
         prefix = _UNSAFE.sub("-", game.name.lower())[:64] or "room"
         room_id = f"{prefix}-{secrets.token_hex(4)}"
@@ -209,6 +229,7 @@ class RoomService:
             host=user.username,
         )
         self.rooms[room_id] = room
+        self._take_room_quota(room, creator)
         self._seat(room, user)
         log.info("%s created room %s (%s %s)", user.username, room_id, game.name, version.version)
         self._updated(room)
@@ -255,7 +276,63 @@ class RoomService:
         if room.host == member.username:
             room.host = room.members[0].username
         log.info("%s %s %s", member.username, why, room.room_id)
-        self._updated(room, also=[member.username])
+        if not self._leave_match(room, member):
+            self._updated(room, also=[member.username])
+
+    # --- leaving and rejoining a running match ---------------------------------------------------------------
+    def leave_match(self, user: Principal, room_id: str) -> Room:
+        """LEAVE_MATCH: give up the seat in the running match but stay in the room (a game client that could not
+        run, or a player who quits the game)."""
+        room = self.get(room_id)
+        member = room.member(user.username)
+        if member is None:
+            raise BadState(f"you are not in room '{room_id}'")
+        if room.state is not RoomState.PLAYING or member not in room.match:
+            raise BadState(f"you are not playing a match in room '{room_id}'")
+        log.info("%s left the match of %s", member.username, room.room_id)
+        if not self._leave_match(room, member):
+            self._updated(room)
+        return room
+
+    def _leave_match(self, room: Room, member: Member) -> bool:
+        """Take ``member`` out of the running match. As seed 003 does when a player leaves mid-game, the match then
+        ends and the room waits again, here as soon as fewer than the game's minimum players remain (reason
+        "abandoned"). Returns True when the match ended (the room was already told)."""
+        if room.state is not RoomState.PLAYING or member not in room.match:
+            return False
+        room.match = [m for m in room.match if m is not member]
+        if len(room.match) >= room.min_players:
+            return False
+        server, room.server = room.server, None
+        match = self._end_match_now(room, "abandoned", None, None, kick_all=False, also=[member.username])
+        self.spawn(self._record_result(room, [*match, member], "abandoned", None))
+        if server is not None:
+            self.spawn(server.stop())
+        return True
+
+    def rejoin_match(self, user: Principal, room_id: str) -> dict[str, Any]:
+        """REJOIN_MATCH: the running match's address and the player's ticket again (still valid for this match)."""
+        room = self.get(room_id)
+        member = room.member(user.username)
+        if member is None:
+            raise BadState(f"you are not in room '{room_id}'")
+        if room.state is not RoomState.PLAYING or room.secret is None or room.game_port is None:
+            raise BadState(f"no match is running in room '{room_id}'")
+        if member not in room.match:
+            raise BadState(f"you are not playing the match in room '{room_id}'")
+        return self._started_payload(room, user.username)
+
+    def _started_payload(self, room: Room, username: str) -> dict[str, Any]:
+        assert room.secret is not None
+        return {
+            "room_id": room.room_id,
+            "game_id": room.game_id,
+            "game_name": room.game_name,
+            "version": room.version,
+            "game_host": room.game_host,
+            "game_port": room.game_port,
+            "ticket": player_ticket(room.secret, room.room_id, username),
+        }
 
     def set_ready(self, user: Principal, room_id: str, ready: bool) -> Room:
         room = self.get(room_id)
@@ -290,6 +367,7 @@ class RoomService:
         room.members.clear()
         room.ready.clear()
         self.rooms.pop(room.room_id, None)
+        self._release_room_quota(room)
         server, room.server = room.server, None
         self._fan_out(room, {"room": room.snapshot()}, [*former, *also])
         room.subscribers.clear()
@@ -380,11 +458,15 @@ class RoomService:
                 room_secret=secret,
                 lobby_port=self.lobby_port(),
             )
-        except SpawnFailed as exc:
+        except Exception as exc:
+            # Whatever went wrong (no interpreter, no uid, a full disk...), the room must not stay STARTING.
+            if not isinstance(exc, SpawnFailed):
+                log.exception("starting the game server of room %s failed", room.room_id)
+            reason = f"the game server failed to start: {exc}"
             if room.state is RoomState.STARTING:
                 self._set(room, RoomEvent.SERVER_FAILED)
-                self._updated(room)
-            raise BadState(f"the game server failed to start: {exc}") from None
+                self._fan_out(room, {"room": room.snapshot(), "reason": reason}, room.names())
+            raise BadState(reason) from None
         if room.state is not RoomState.STARTING:  # everyone left while it was starting
             await server.stop(0.2)
             raise BadState(f"room '{room.room_id}' closed while its game server was starting")
@@ -392,23 +474,13 @@ class RoomService:
         room.secret = secret
         room.match = list(room.members)
         room.game_host = self.settings.advertised_host
+        room.game_port = server.port
         room.ready.clear()
         self._set(room, RoomEvent.SERVER_READY)
         self.spawn(self._watch(room, server))
-        base = {
-            "room_id": room.room_id,
-            "game_id": room.game_id,
-            "game_name": room.game_name,
-            "version": room.version,
-            "game_host": room.game_host,
-            "game_port": server.port,
-        }
+        self.spawn(self._probe(room, server))
         for m in room.members:
-            self.deliver(
-                [m.username],
-                "GAME_STARTED",
-                {**base, "ticket": player_ticket(secret, room.room_id, m.username)},
-            )
+            self.deliver([m.username], "GAME_STARTED", self._started_payload(room, m.username))
         self._updated(room)
         try:
             await self.db.run(
@@ -447,6 +519,25 @@ class RoomService:
         log.info("game server of room %s ended (%s, exit %s)", room.room_id, reason, info.exit_code)
         await self._end_match(room, reason, None, info.exit_code, kick_all=False)
 
+    async def _probe(self, room: Room, server: GameServer) -> None:
+        """Liveness while PLAYING (seed 003's monitor): a server that stops accepting connections for
+        ``game_server_probe_failures`` probes in a row has hung or lost its socket; end the match and stop it."""
+        s = self.settings
+        unresponsive = await until_unresponsive(
+            probe_address(s.host),
+            server.port,
+            interval_s=s.game_server_probe_interval_s,
+            failures=s.game_server_probe_failures,
+            timeout_s=s.game_server_probe_timeout_s,
+            watching=lambda: room.server is server and server.running,
+        )
+        if not unresponsive or room.server is not server:
+            return
+        room.server = None
+        log.warning("game server of room %s stopped answering; ending its match", room.room_id)
+        await self._end_match(room, "unresponsive", None, None, kick_all=False)
+        await server.stop()
+
     async def _end_match(
         self,
         room: Room,
@@ -456,21 +547,37 @@ class RoomService:
         *,
         kick_all: bool,
     ) -> None:
+        match = self._end_match_now(room, reason, results, exit_code, kick_all=kick_all)
+        await self._record_result(room, match, reason, results)
+
+    def _end_match_now(
+        self,
+        room: Room,
+        reason: str,
+        results: dict[str, Any] | None,
+        exit_code: int | None,
+        *,
+        kick_all: bool,
+        also: Iterable[str] = (),
+    ) -> list[Member]:
+        """Tell the members, move the room on; the caller records the result (synchronous up to here so that a
+        leave handled in the middle of a request cannot interleave with it)."""
         match, room.match = room.match, []
         room.secret = None
         room.game_host = None
+        room.game_port = None
         self.deliver(
-            room.names(),
+            dict.fromkeys([*room.names(), *also]),
             "GAME_ENDED",
             {"room_id": room.room_id, "reason": reason, "results": results, "exit_code": exit_code},
         )
         if kick_all:
-            self._close(room, RoomEvent.KICK_ALL)
+            self._close(room, RoomEvent.KICK_ALL, also=also)
         else:
             self._set(room, RoomEvent.GAME_ENDED)
             room.ready.clear()
-            self._updated(room)
-        await self._record_result(room, match, reason, results)
+            self._updated(room, also=also)
+        return match
 
     async def _record_result(
         self, room: Room, match: list[Member], reason: str, results: dict[str, Any] | None
@@ -494,18 +601,20 @@ class RoomService:
         secret: str | None,
         results: dict[str, Any] | None,
         kick_all: bool,
-        peer_ip: str | None = None,
+        peer: tuple[str, int] | None = None,
+        local: tuple[str, int] | None = None,
     ) -> None:
         """A game server reports the end of its match: with the room secret (GAME_FINISHED), or, for seed 003's
-        legacy line, without one but only from the machine that runs the room's server (``peer_ip``)."""
+        legacy line, without one but only over a connection from the room's own game server: ``peer`` is the
+        connection's remote address, ``local`` the lobby's end of it."""
         room = self.get(room_id)
         if secret is not None:
             if room.secret is None or not hmac.compare_digest(room.secret, secret):
                 raise Forbidden("wrong room secret")
-        elif not self._is_server_machine(peer_ip):
-            raise Forbidden(
-                "game_finished is accepted only from the machine that runs the room's game server"
-            )
+        else:
+            require(room.state, RoomAction.FINISH)  # no match running: 105, as for GAME_FINISHED
+            if not await self._from_room_server(room, peer, local):
+                raise Forbidden("game_finished is accepted only from the room's own game server")
         require(room.state, RoomAction.FINISH)
         server, room.server = room.server, None
         await self._end_match(room, "finished", results, None, kick_all=kick_all)
@@ -518,15 +627,13 @@ class RoomService:
             await asyncio.wait_for(server.wait(), self.settings.game_server_finish_grace_s)
         await server.stop()
 
-    def _is_server_machine(self, ip: str | None) -> bool:
-        if ip is None:
+    async def _from_room_server(
+        self, room: Room, peer: tuple[str, int] | None, local: tuple[str, int] | None
+    ) -> bool:
+        server = room.server
+        if server is None or peer is None or local is None:
             return False
-        if ip.startswith("::ffff:"):
-            ip = ip[7:]
-        # Game servers run on this machine: loopback, or this machine's own configured addresses.
-        return (
-            ip.startswith("127.") or ip == "::1" or ip in {self.settings.host, self.settings.advertised_host}
-        )
+        return await asyncio.to_thread(self.supervisor.owns_connection, server, peer, local)
 
     # --- sessions: logout, dropped connections, reconnects ----------------------------------------------------
     def _cancel_grace(self, account_id: int) -> None:
@@ -562,6 +669,27 @@ class RoomService:
             self._remove(room, account_id, "was disconnected too long")
 
     # --- shutdown --------------------------------------------------------------------------------------------
+    # --- quotas: open rooms per creating account and per client IP ----------------------------------------------
+    def _check_room_quota(self, user: Principal) -> tuple[int, str]:
+        ip = ip_key(user.peer.remote_ip) if user.peer is not None else ""
+        s = self.settings
+        if over(self._rooms_per_account, user.account_id, s.max_rooms_per_account):
+            raise BadState(f"you already have {s.max_rooms_per_account} open rooms: close one first")
+        if over(self._rooms_per_ip, ip, s.max_rooms_per_ip):
+            raise BadState(f"this address already has {s.max_rooms_per_ip} open rooms: close one first")
+        return (user.account_id, ip)
+
+    def _take_room_quota(self, room: Room, creator: tuple[int, str]) -> None:
+        room.creator = creator
+        self._rooms_per_account.add(creator[0])
+        self._rooms_per_ip.add(creator[1])
+
+    def _release_room_quota(self, room: Room) -> None:
+        creator, room.creator = room.creator, None
+        if creator is not None:
+            self._rooms_per_account.remove(creator[0])
+            self._rooms_per_ip.remove(creator[1])
+
     async def close(self) -> None:
         self._closing = True
         for handle in self._grace.values():

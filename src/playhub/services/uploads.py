@@ -86,21 +86,22 @@ class _Live:
     persisted_at: float
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed: bool = False
-    # Chunks handed to the writer thread and not yet on disk (their futures, oldest first).
-    inflight: deque[asyncio.Future[None]] = field(default_factory=deque)
+    # Chunks handed to the writer threads and not yet hashed and on disk (their futures, oldest first).
+    inflight: deque[asyncio.Future[Any]] = field(default_factory=deque)
     writer: ThreadPoolExecutor | None = None
+    hashing: ThreadPoolExecutor | None = None
 
     def submit(self, data: bytes | memoryview) -> None:
-        """Queue ``data`` for hashing and appending, in order, in this upload's writer thread."""
-        if self.writer is None:
-            self.writer = ThreadPoolExecutor(1, thread_name_prefix=f"upload-{self.row.id[:8]}")
-        fh, hasher = self.fh, self.hasher
-
-        def write() -> None:
-            hasher.update(data)  # hashlib and the write release the GIL on large buffers
-            fh.write(data)
-
-        self.inflight.append(asyncio.get_running_loop().run_in_executor(self.writer, write))
+        """Queue ``data`` for appending and hashing, each in order, in this upload's two threads: the write and the
+        SHA-256 run at the same time (both release the GIL on large buffers), and both beside the event loop."""
+        if self.writer is None or self.hashing is None:
+            name = f"upload-{self.row.id[:8]}"
+            self.writer = ThreadPoolExecutor(1, thread_name_prefix=name)
+            self.hashing = ThreadPoolExecutor(1, thread_name_prefix=f"{name}-sha")
+        loop = asyncio.get_running_loop()
+        wrote = loop.run_in_executor(self.writer, self.fh.write, data)
+        hashed = loop.run_in_executor(self.hashing, self.hasher.update, data)
+        self.inflight.append(asyncio.gather(wrote, hashed))
 
     async def settle(self, keep: int = 0) -> None:
         """Wait until at most ``keep`` chunks are still being written; a failed write raises ``ServerError``."""
@@ -113,15 +114,16 @@ class _Live:
             self.inflight.popleft()
 
     async def run(self, fn: Any) -> Any:
-        """Run ``fn`` in the writer thread after every queued chunk (flush, close)."""
+        """Run ``fn`` in the writer thread after every queued write (flush, close)."""
         if self.writer is None:
             return await asyncio.to_thread(fn)
         return await asyncio.get_running_loop().run_in_executor(self.writer, fn)
 
     def stop_writer(self) -> None:
-        if self.writer is not None:
-            self.writer.shutdown(wait=False)
-            self.writer = None
+        for pool in (self.writer, self.hashing):
+            if pool is not None:
+                pool.shutdown(wait=False)
+        self.writer = self.hashing = None
 
 
 class UploadService:
@@ -134,7 +136,10 @@ class UploadService:
         self.events = events
         self.catalog = catalog
         self.limits = packages.ZipLimits(
-            max_unpacked_bytes=settings.max_unpacked_bytes, max_files=settings.max_package_files
+            max_unpacked_bytes=settings.max_unpacked_bytes,
+            max_files=settings.max_package_files,
+            max_manifest_bytes=settings.max_manifest_bytes,
+            max_package_ratio=settings.max_package_ratio,
         )
         self._live: dict[str, _Live] = {}
         self._loading = asyncio.Lock()
@@ -342,6 +347,7 @@ class UploadService:
                 f"you already have {self.settings.max_open_uploads_per_developer} unfinished uploads: finish or "
                 "cancel one first"
             )
+        await self._check_quota(developer_id, size_bytes)
         now = time.time()
         row = UploadRow(
             secrets.token_hex(16), game_id, version, developer_id, size_bytes, digest, 0, 0, now, now
@@ -357,6 +363,17 @@ class UploadService:
             "next_seq": 0,
             "received_bytes": 0,
         }
+
+    async def _check_quota(self, developer_id: int, needed: int, exclude_upload: str | None = None) -> None:
+        """100 when ``needed`` more bytes would take the developer past ``developer_storage_quota_bytes``."""
+        limit = self.settings.developer_storage_quota_bytes
+        used = await self.db.run(sql.storage_used, developer_id, exclude_upload)
+        if used + needed > limit:
+            raise InvalidRequest(
+                f"this needs {needed} bytes of storage, but you already use {used} of your {limit}-byte quota: "
+                "publish a smaller package or ask the operator for a larger quota",
+                {"limit": limit, "used": used, "needed": needed},
+            )
 
     async def _reopen(
         self, row: UploadRow, developer_id: int, size_bytes: int, digest: str | None, resume: bool
@@ -512,7 +529,7 @@ class UploadService:
         archive = self.blobs.archive(row.game_id, row.version)
         max_players = self.settings.max_players_limit
 
-        def unpack() -> packages.Manifest:
+        def unpack() -> tuple[packages.Manifest, int]:
             manifest = packages.inspect_zip(part, self.limits, max_players)
             if manifest.name != game.name:
                 raise packages.PackageError(
@@ -520,7 +537,8 @@ class UploadService:
                 )
             packages.remove_tree(stage)
             try:
-                packages.safe_extract(part, stage, self.limits)
+                # Every file and folder reaches the disk before the rename and the commit that acknowledge it.
+                unpacked = packages.safe_extract(part, stage, self.limits, durable=True)
                 for key, entry in (
                     ("entry_server", manifest.entry_server),
                     ("entry_client", manifest.entry_client),
@@ -530,19 +548,30 @@ class UploadService:
             except BaseException:
                 packages.remove_tree(stage)
                 raise
-            return manifest
+            return manifest, unpacked
 
         try:
-            manifest = await asyncio.to_thread(unpack)
+            manifest, unpacked = await asyncio.to_thread(unpack)
         except packages.PackageError as exc:
             raise InvalidRequest(str(exc)) from None
+        try:
+            await self._check_quota(row.developer_id, row.size_bytes + unpacked, exclude_upload=row.id)
+        except PlayHubError:
+            await asyncio.to_thread(packages.remove_tree, stage)
+            raise
 
         def move_into_place() -> None:
+            packages.fsync_path(part)
+            fresh = not target.parent.exists()
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():  # left by a crash that recovery has not seen (it runs at startup only)
                 packages.remove_tree(target)
             os.rename(stage, target)
             os.replace(part, archive)
+            # The renames are durable once the folders holding the new names are flushed.
+            packages.fsync_path(target.parent)
+            if fresh:
+                packages.fsync_path(target.parent.parent)
 
         def undo() -> None:
             packages.remove_tree(stage)
@@ -555,14 +584,22 @@ class UploadService:
 
         def commit(conn: Any) -> bool:
             if not catalog_sql.insert_version(
-                conn, row.game_id, row.version, parts, row.size_bytes, digest, manifest_json, time.time()
+                conn,
+                row.game_id,
+                row.version,
+                parts,
+                row.size_bytes,
+                digest,
+                manifest_json,
+                time.time(),
+                unpacked,
             ):
                 return False
             sql.delete(conn, row.id)
             return True
 
         try:
-            published = await self.db.run(commit)
+            published = await self.db.run_durable(commit)
         except BaseException:
             await asyncio.to_thread(undo)
             raise

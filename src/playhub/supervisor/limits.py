@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import resource
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 
@@ -62,12 +62,29 @@ def _lower(kind: int, value: int) -> None:
     resource.setrlimit(kind, (new_hard, new_hard))
 
 
-def preexec(limits: Limits) -> Callable[[], None]:
+def preexec(
+    limits: Limits, cgroup_procs: Sequence[str] = (), uid: int | None = None, gid: int | None = None
+) -> Callable[[], None]:
+    """The child's last steps before exec, in this order: join the match's cgroup (needs root), lower the limits,
+    then drop to the match's uid/gid with no supplementary groups (nothing after that can undo it)."""
+    procs = [p.encode() for p in cgroup_procs]
+
     def apply() -> None:
+        for path in procs:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, b"0")  # "0": the writing process itself
+            finally:
+                os.close(fd)
         _lower(resource.RLIMIT_AS, limits.memory_bytes)
         _lower(resource.RLIMIT_CPU, limits.cpu_seconds)
         _lower(resource.RLIMIT_NOFILE, limits.open_files)
         _lower(resource.RLIMIT_NPROC, limits.processes)
         _lower(resource.RLIMIT_FSIZE, limits.file_bytes)
+        os.umask(0o077)  # what the game writes in its home is its own
+        if uid is not None and gid is not None and uid != os.getuid():
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
 
     return apply

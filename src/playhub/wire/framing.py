@@ -151,18 +151,21 @@ class FrameDecoder:
     The framing is sniffed from the first byte unless given. Blank NDJSON lines are skipped.
     """
 
-    __slots__ = ("framing", "max_frame", "_buf", "_need")
+    __slots__ = ("framing", "max_frame", "_buf", "_need", "_head", "_parts", "_have")
 
     def __init__(self, max_frame: int, framing: Framing | None = None) -> None:
         self.framing = framing
         self.max_frame = max_frame
-        self._buf = bytearray()
+        self._buf = bytearray()  # NDJSON: the line in progress
         self._need = -1  # length-prefixed: payload length of the frame in progress, -1 = reading header
+        self._head = bytearray()  # length-prefixed: a length prefix cut by the end of a read
+        self._parts: list[memoryview] = []  # length-prefixed: pieces of the payload in progress
+        self._have = 0  # bytes in ``_parts``
 
     @property
     def buffered(self) -> int:
         """Bytes received but not yet part of a complete frame (non-zero at EOF means a cut-off frame)."""
-        return len(self._buf) + (4 if self._need >= 0 else 0)
+        return len(self._buf) + len(self._head) + self._have + (4 if self._need >= 0 else 0)
 
     def feed(self, data: bytes) -> list[bytes]:
         if not data:
@@ -204,24 +207,48 @@ class FrameDecoder:
         return frames
 
     def _feed_length(self, data: bytes) -> list[bytes]:
-        buf = self._buf
-        buf += data
+        # Large frames (transfer chunks) arrive over several reads: their pieces are kept as views of the reads and
+        # joined once, and a frame that lies whole in one read is cut out of it, so each byte is copied at most once.
+        if type(data) is not bytes:
+            data = bytes(data)  # views below must not see the caller's buffer change
         frames: list[bytes] = []
+        view = memoryview(data)
+        n = len(data)
         pos = 0
-        while True:
+        while pos < n:
             if self._need < 0:
-                if len(buf) - pos < 4:
-                    break
-                (size,) = _LENGTH.unpack_from(buf, pos)
+                head = self._head
+                if head or n - pos < 4:
+                    take = min(4 - len(head), n - pos)
+                    head += view[pos : pos + take]
+                    pos += take
+                    if len(head) < 4:
+                        break
+                    (size,) = _LENGTH.unpack(head)
+                    head.clear()
+                else:
+                    (size,) = _LENGTH.unpack_from(data, pos)
+                    pos += 4
                 if size > self.max_frame:
                     raise FrameTooLarge(size, self.max_frame)
                 self._need = size
-                pos += 4
-            if len(buf) - pos < self._need:
+            need = self._need
+            if self._parts:
+                take = min(need - self._have, n - pos)
+                self._parts.append(view[pos : pos + take])
+                self._have += take
+                pos += take
+                if self._have < need:
+                    break
+                frames.append(b"".join(self._parts))
+                self._parts = []
+                self._have = 0
+            elif n - pos >= need:
+                frames.append(data if pos == 0 and need == n else bytes(view[pos : pos + need]))
+                pos += need
+            else:
+                self._parts.append(view[pos:])
+                self._have = n - pos
                 break
-            frames.append(bytes(buf[pos : pos + self._need]))
-            pos += self._need
             self._need = -1
-        if pos:
-            del buf[:pos]
         return frames

@@ -127,6 +127,16 @@ async def leave_room(ctx: Context, p: RoomRef) -> dict:
     return {}
 
 
+@routes.command("LEAVE_MATCH", RoomRef, role=_PLAYER, listeners=_LOBBY)
+async def leave_match(ctx: Context, p: RoomRef) -> dict:
+    return {"room": _rooms(ctx).leave_match(_user(ctx), p.room_id).snapshot()}
+
+
+@routes.command("REJOIN_MATCH", RoomRef, role=_PLAYER, listeners=_LOBBY)
+async def rejoin_match(ctx: Context, p: RoomRef) -> dict:
+    return _rooms(ctx).rejoin_match(_user(ctx), p.room_id)
+
+
 @routes.command("READY", RoomRef, role=_PLAYER, listeners=_LOBBY)
 async def ready(ctx: Context, p: RoomRef) -> dict:
     return {"room": _rooms(ctx).set_ready(_user(ctx), p.room_id, True).snapshot()}
@@ -166,20 +176,27 @@ async def unsubscribe_room(ctx: Context, p: RoomRef) -> dict:
 
 @routes.command("GAME_FINISHED", GameFinished, role=None, listeners=Listener.LOBBY)
 async def game_finished(ctx: Context, p: GameFinished) -> dict:
-    """From a game server: authenticated by the room secret it got in PLAYHUB_ROOM_SECRET (no token)."""
+    """From a game server: authenticated by the room secret it got in PLAYHUB_ROOM_SECRET_FILE (no token)."""
     await _rooms(ctx).game_finished(p.room_id, secret=p.secret, results=p.results, kick_all=p.kick_all)
     return {}
 
 
 @routes.legacy_kind("game_finished")
 async def legacy_game_finished(conn: Connection, obj: dict[str, Any]) -> None:
-    """Seed 003's unauthenticated callback: accepted only from the machine that runs the room's server."""
+    """Seed 003's unauthenticated callback: accepted only over a connection from the room's own game server."""
     try:
         msg = msgspec.convert(obj, LegacyGameFinished)
     except msgspec.ValidationError as exc:
         raise InvalidRequest(f"bad game_finished message: {exc}") from None
     rooms: RoomService = conn.router.app.rooms
+    peer = conn.transport.get_extra_info("peername")
+    local = conn.transport.get_extra_info("sockname")
     await rooms.game_finished(
-        msg.room_id, secret=None, results=None, kick_all=msg.kick_all, peer_ip=conn.remote_ip
+        msg.room_id,
+        secret=None,
+        results=None,
+        kick_all=msg.kick_all,
+        peer=(str(peer[0]), int(peer[1])) if isinstance(peer, tuple) else None,
+        local=(str(local[0]), int(local[1])) if isinstance(local, tuple) else None,
     )
     conn.send(envelope.ok({"ok": True}))

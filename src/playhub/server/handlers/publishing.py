@@ -8,6 +8,7 @@ from playhub.protocol.errors import BadState, InvalidRequest
 from playhub.protocol.publishing import (
     CreateGame,
     GameRef,
+    MyGameReviews,
     SetGameStatus,
     UpdateGameMeta,
     UploadBegin,
@@ -58,6 +59,11 @@ async def create_game(ctx: Context, p: CreateGame) -> dict:
 @routes.command("LIST_MY_GAMES", Empty, role=DEV, listeners=PORT)
 async def list_my_games(ctx: Context, p: Empty) -> dict:
     return {"games": await ctx.app.catalog.list_my_games(_dev_id(ctx))}
+
+
+@routes.command("MY_GAME_REVIEWS", MyGameReviews, role=DEV, listeners=PORT)
+async def my_game_reviews(ctx: Context, p: MyGameReviews) -> dict:
+    return await ctx.app.catalog.game_reviews(_dev_id(ctx), p.game_id, p.limit, p.offset)
 
 
 @routes.command("UPDATE_GAME_META", UpdateGameMeta, role=DEV, listeners=PORT)
