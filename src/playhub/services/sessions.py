@@ -278,6 +278,10 @@ class SessionRegistry:
             self._emit("expire", principal)
         return len(due)
 
+    def sessions_of(self, peer: Peer) -> int:
+        """How many live sessions are bound to this connection (quotas, login timeout)."""
+        return len(self._by_peer.get(peer, ()))
+
     def sweep_expired(self, now: float | None = None) -> int:
         """Drop sessions past their sliding expiry (a connected one counts as in use and is extended)."""
         now = time.time() if now is None else now
