@@ -372,3 +372,57 @@ async def test_download_game_binary_checks_the_checksum(make_hub) -> None:
     with pytest.raises(ChecksumMismatch):
         await download_game(alice, lib, game)
     assert lib.get("corrupt") is None and not lib.part_path("corrupt", "1.0.0").exists()
+
+
+def test_length_prefixed_decoder_gives_the_same_frames_however_the_bytes_are_cut() -> None:
+    # Frames of every size class (empty, tiny, header-only binary, larger than one read), cut at random places,
+    # including inside the 4-byte length prefix: the decoder must give back exactly the frames sent.
+    import random
+
+    rng = random.Random(7)
+    payloads = [b"", b"{}", b'{"type":"WHOAMI"}', bytes(range(256)) * 3000, b"\xb1" + bytes(50), b"x" * 70_000]
+    payloads += [rng.randbytes(rng.randrange(0, 5000)) for _ in range(40)]
+    stream = b"".join(_frame(p) for p in payloads)
+    for _ in range(30):
+        decoder = FrameDecoder(1 << 20, Framing.LENGTH_PREFIXED)
+        out: list[bytes] = []
+        pos = 0
+        while pos < len(stream):
+            step = rng.choice((1, 2, 3, 5, 4096, 65536, 300_000))
+            piece = stream[pos : pos + step]
+            out += decoder.feed(bytearray(piece) if step == 3 else piece)
+            pos += step
+            if pos < len(stream):
+                assert decoder.buffered > 0 or out[-1:] == [payloads[len(out) - 1]]
+        assert out == payloads and all(type(f) is bytes for f in out)
+        assert decoder.buffered == 0
+
+
+async def test_binary_download_to_a_reader_that_pauses_keeps_every_frame_whole(make_hub) -> None:
+    # A client that stops reading fills the socket: sendfile then sends part of a chunk, the rest is queued, and the
+    # answers to requests sent meanwhile are held behind the frame in progress. Nothing may be cut or reordered.
+    hub = await make_hub(download_chunk_size=64 * 1024)
+    game = await publish(hub.app, "pauser", "1.0.0", payload_bytes=6 << 20)
+    archive = hub.app.blobs.archive(game, "1.0.0").read_bytes()
+    alice = await _player(hub)
+    queue = alice.subscribe(None)
+    answer = await alice.request("DOWNLOAD_BEGIN", {"game_id": game, "encoding": "binary"})
+    alice.writer.transport.pause_reading()
+    pending = [alice.send_request("WHOAMI") for _ in range(5)]
+    await alice.writer.drain()
+    await asyncio.sleep(0.3)
+    alice.writer.transport.resume_reading()
+    answers = await asyncio.wait_for(asyncio.gather(*pending), 10)
+    assert all(a["payload"]["username"] == "alice" for a in answers)
+    chunks: list[bytes] = []
+    while True:
+        msg = await asyncio.wait_for(queue.get(), 10)
+        if msg["payload"].get("download_id") != answer["download_id"]:
+            continue
+        if msg["type"] == "DOWNLOAD_CHUNK":
+            assert msg["payload"]["seq"] == len(chunks)
+            chunks.append(bytes(msg["payload"]["data"]))
+        else:
+            assert msg["type"] == "DOWNLOAD_END"
+            break
+    assert b"".join(chunks) == archive
