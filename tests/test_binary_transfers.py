@@ -190,7 +190,10 @@ async def test_bad_binary_frames_are_100_and_the_connection_goes_on(hub) -> None
     for payload, message in (
         (b"\xb1\x01", "shorter than"),
         (b"\xb1\x07\x03" + struct.pack("!II", 0, 0) + b"abc", "unknown binary frame kind 7"),
-        (binary_header(BINARY_DOWNLOAD_CHUNK, begin["upload_id"], 0) + b"x", "not accepted on the developer port"),
+        (
+            binary_header(BINARY_DOWNLOAD_CHUNK, begin["upload_id"], 0) + b"x",
+            "not accepted on the developer port",
+        ),
     ):
         await dev.send_raw(_frame(payload))
         refused = await dev.request_raw("WHOAMI")  # the answer without id is matched to the oldest request
@@ -380,7 +383,14 @@ def test_length_prefixed_decoder_gives_the_same_frames_however_the_bytes_are_cut
     import random
 
     rng = random.Random(7)
-    payloads = [b"", b"{}", b'{"type":"WHOAMI"}', bytes(range(256)) * 3000, b"\xb1" + bytes(50), b"x" * 70_000]
+    payloads = [
+        b"",
+        b"{}",
+        b'{"type":"WHOAMI"}',
+        bytes(range(256)) * 3000,
+        b"\xb1" + bytes(50),
+        b"x" * 70_000,
+    ]
     payloads += [rng.randbytes(rng.randrange(0, 5000)) for _ in range(40)]
     stream = b"".join(_frame(p) for p in payloads)
     for _ in range(30):
