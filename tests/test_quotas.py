@@ -138,3 +138,20 @@ def test_serve_set_overrides_numeric_settings() -> None:
     for bad in ("no_such_setting=1", "max_rooms_per_ip", "max_rooms_per_ip=lots", "host=0.0.0.0"):
         with pytest.raises(SystemExit):
             parse_overrides([bad])
+
+
+async def test_resuming_sessions_counts_against_the_connection_limit(make_hub) -> None:  # type: ignore[no-untyped-def]
+    """Sessions left by dropped connections cannot all be gathered onto one connection."""
+    hub: Harness = await make_hub(max_sessions_per_connection=2)
+    tokens = []
+    for name in ("drop1", "drop2"):
+        c = await hub.player(name)
+        tokens.append(c.token)
+        await c.close()
+    gatherer = await hub.player("gatherer")  # one session of its own
+    assert (await gatherer.request("WHOAMI", token=tokens[0]))["username"] == "drop1"  # resumed here: two now
+    with pytest.raises(BadState) as err:
+        await gatherer.request("WHOAMI", token=tokens[1])
+    assert err.value.code == 105
+    fresh = await hub.lobby()
+    assert (await fresh.request("WHOAMI", token=tokens[1]))["username"] == "drop2"

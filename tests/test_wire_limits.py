@@ -418,3 +418,32 @@ def test_every_integer_field_of_every_request_is_bounded_to_64_bits() -> None:
         for cmd in area.routes.commands:
             _unbounded_ints(cmd.schema, cmd.name, missing)
     assert not missing, f"declare these as protocol.schemas.Int64: {missing}"
+
+
+async def test_binary_download_to_a_client_that_stops_reading_is_closed(make_hub) -> None:  # type: ignore[no-untyped-def]
+    """File frames wait for an empty transport buffer; a client that stops reading must not hold its stream (and its
+    download slot) for ever, even when what it left unread is under the high-water mark."""
+    from tests.store_helpers import publish
+
+    hub = await make_hub(send_stall_timeout_s=0.5, download_chunk_size=64 * 1024)
+    game = await publish(hub.app, "big", "1.0.0", payload_bytes=8 << 20)
+    player = await hub.player("stopper")
+    before = set(hub.app._connections)
+    reader, writer = await raw_conn(hub.app.lobby_port)
+    request = json.dumps(
+        {"type": "DOWNLOAD_BEGIN", "token": player.token, "payload": {"game_id": game, "encoding": "binary"}}
+    ).encode()
+    writer.write(struct.pack("!I", len(request)) + request)
+    (size,) = struct.unpack("!I", await asyncio.wait_for(reader.readexactly(4), 5))
+    answer = json.loads(await reader.readexactly(size))
+    assert answer["code"] == 0, answer
+    writer.transport.pause_reading()  # stop here
+    (conn,) = set(hub.app._connections) - before
+    assert len(hub.app.downloads.active) == 1
+    assert await wait_closed(conn, timeout=6), "the stalled binary download kept its connection"
+    for _ in range(100):
+        if not hub.app.downloads.active:
+            break
+        await asyncio.sleep(0.02)
+    assert not hub.app.downloads.active
+    writer.close()

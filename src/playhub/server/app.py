@@ -58,6 +58,7 @@ class PlayHubApp:
             ttl_s=settings.session_ttl_s,
             touch_interval_s=settings.session_touch_interval_s,
         )
+        self.sessions.max_per_peer = settings.max_sessions_per_connection
         self.accounts = AccountService(settings, self.db, self.sessions)
         self.dev_port = 0
         self.lobby_port = 0

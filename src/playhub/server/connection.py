@@ -168,6 +168,7 @@ class Connection:
         while self.transport.get_write_buffer_size() > 0:
             if self.closed:
                 raise ConnectionResetError("connection closed")
+            self.out.must_drain()
             await (
                 self.writer.drain()
             )  # the write buffer's high mark is 0 while file frames are sent (see below)

@@ -128,6 +128,13 @@ class OutputGuard:
                 self._arm()
             self.budget.update(self, size)
 
+    def must_drain(self) -> None:
+        """Everything queued so far must reach the kernel within the stall timeout. For a sender that waits for an
+        empty buffer (file frames): below the high-water mark nothing else would notice a client that stopped."""
+        if self._timer is None and not self.closing():
+            self._target = self._written
+            self._timer = asyncio.get_running_loop().call_later(self.stall_s, self._check_stall)
+
     def _arm(self) -> None:
         # Everything queued above the high-water mark now must be flushed by the deadline.
         self._target = self._written - self.high
