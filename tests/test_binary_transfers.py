@@ -190,7 +190,10 @@ async def test_bad_binary_frames_are_100_and_the_connection_goes_on(hub) -> None
     for payload, message in (
         (b"\xb1\x01", "shorter than"),
         (b"\xb1\x07\x03" + struct.pack("!II", 0, 0) + b"abc", "unknown binary frame kind 7"),
-        (binary_header(BINARY_DOWNLOAD_CHUNK, begin["upload_id"], 0) + b"x", "not accepted on the developer port"),
+        (
+            binary_header(BINARY_DOWNLOAD_CHUNK, begin["upload_id"], 0) + b"x",
+            "not accepted on the developer port",
+        ),
     ):
         await dev.send_raw(_frame(payload))
         refused = await dev.request_raw("WHOAMI")  # the answer without id is matched to the oldest request
@@ -380,7 +383,14 @@ def test_length_prefixed_decoder_gives_the_same_frames_however_the_bytes_are_cut
     import random
 
     rng = random.Random(7)
-    payloads = [b"", b"{}", b'{"type":"WHOAMI"}', bytes(range(256)) * 3000, b"\xb1" + bytes(50), b"x" * 70_000]
+    payloads = [
+        b"",
+        b"{}",
+        b'{"type":"WHOAMI"}',
+        bytes(range(256)) * 3000,
+        b"\xb1" + bytes(50),
+        b"x" * 70_000,
+    ]
     payloads += [rng.randbytes(rng.randrange(0, 5000)) for _ in range(40)]
     stream = b"".join(_frame(p) for p in payloads)
     for _ in range(30):
@@ -426,3 +436,51 @@ async def test_binary_download_to_a_reader_that_pauses_keeps_every_frame_whole(m
             assert msg["type"] == "DOWNLOAD_END"
             break
     assert b"".join(chunks) == archive
+
+
+async def test_binary_frame_over_max_frame_bytes_is_100_and_closes(make_hub) -> None:
+    hub = await make_hub(max_frame_bytes=64 * 1024)
+    dev = await _dev(hub)
+    game_id = await create_game(dev, "toolarge")
+    data = _package("toolarge", 100_000)
+    begin = await _begin_binary(dev, game_id, data)
+    answer = await asyncio.wait_for(dev.send_binary_chunk(begin["upload_id"], 0, data[:70_000]), 10)
+    assert answer["code"] == 100 and "exceeds the limit" in answer["message"]
+    await asyncio.wait_for(dev.wait_closed(), 10)
+
+
+async def test_a_failed_chunk_write_is_199_and_the_upload_resumes_from_durable_progress(hub) -> None:
+    dev = await _dev(hub)
+    game_id = await create_game(dev, "diskfull")
+    data = _package("diskfull", 1_300_000)
+    begin = await _begin_binary(dev, game_id, data)
+    upload_id, size = begin["upload_id"], begin["chunk_size"]
+    assert (await _chunk(dev, upload_id, 0, data[:size]))["status"] == "ok"
+    await asyncio.sleep(0.6)  # past the persistence interval: chunk 1 is saved as durable progress
+    assert (await _chunk(dev, upload_id, 1, data[size : 2 * size]))["status"] == "ok"
+    live = hub.app.uploads._live[upload_id]
+    real = live.fh
+
+    class Full:
+        def write(self, _data: object) -> int:
+            raise OSError(28, "No space left on device")
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    live.fh = Full()  # type: ignore[assignment]
+    # The answer does not wait for the disk: the failed write is reported to the next request of the upload.
+    assert (await _chunk(dev, upload_id, 2, data[2 * size : 3 * size]))["status"] == "ok"
+    await asyncio.sleep(0.2)
+    failed = await _chunk(dev, upload_id, 3, data[3 * size : 4 * size])
+    assert failed["code"] == 199 and "No space left" in failed["message"]
+    assert upload_id not in hub.app.uploads._live
+    real.close()
+    # A resume reloads the upload from its row, which never counted the lost bytes.
+    again = await _begin_binary(dev, game_id, data, resume=True)
+    assert again["next_seq"] == 2 and again["received_bytes"] == 2 * size
+    seq = 2
+    for off in range(2 * size, len(data), size):
+        assert (await _chunk(dev, upload_id, seq, data[off : off + size]))["status"] == "ok"
+        seq += 1
+    assert (await dev.request("UPLOAD_END", {"upload_id": upload_id}))["checksum"] == sha256(data)

@@ -104,8 +104,9 @@ class _Live:
         self.inflight.append(asyncio.gather(wrote, hashed))
 
     async def settle(self, keep: int = 0) -> None:
-        """Wait until at most ``keep`` chunks are still being written; a failed write raises ``ServerError``."""
-        while len(self.inflight) > keep:
+        """Wait until at most ``keep`` chunks are still being written; a failed write raises ``ServerError`` (also
+        when it finished meanwhile, so the chunk after a failed one hears of it)."""
+        while self.inflight and (len(self.inflight) > keep or self.inflight[0].done()):
             fut = self.inflight[0]
             try:
                 await asyncio.shield(fut)
