@@ -32,6 +32,8 @@ def settings_for_tests(data_dir: Path, **overrides: object) -> Settings:
         argon2_memory_kib=1024,
         vote_timeout_s=5.0,
         disconnect_grace_s=2.0,
+        # Every test client comes from 127.0.0.1: the per-IP registration throttle is tested on its own.
+        register_max_per_ip=0,
         presence_batch_s=0.0,  # one push per change, so tests can expect exact deltas (batching has its own test)
     )
     return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]

@@ -190,7 +190,10 @@ async def test_bad_binary_frames_are_100_and_the_connection_goes_on(hub) -> None
     for payload, message in (
         (b"\xb1\x01", "shorter than"),
         (b"\xb1\x07\x03" + struct.pack("!II", 0, 0) + b"abc", "unknown binary frame kind 7"),
-        (binary_header(BINARY_DOWNLOAD_CHUNK, begin["upload_id"], 0) + b"x", "not accepted on the developer port"),
+        (
+            binary_header(BINARY_DOWNLOAD_CHUNK, begin["upload_id"], 0) + b"x",
+            "not accepted on the developer port",
+        ),
     ):
         await dev.send_raw(_frame(payload))
         refused = await dev.request_raw("WHOAMI")  # the answer without id is matched to the oldest request
@@ -372,3 +375,112 @@ async def test_download_game_binary_checks_the_checksum(make_hub) -> None:
     with pytest.raises(ChecksumMismatch):
         await download_game(alice, lib, game)
     assert lib.get("corrupt") is None and not lib.part_path("corrupt", "1.0.0").exists()
+
+
+def test_length_prefixed_decoder_gives_the_same_frames_however_the_bytes_are_cut() -> None:
+    # Frames of every size class (empty, tiny, header-only binary, larger than one read), cut at random places,
+    # including inside the 4-byte length prefix: the decoder must give back exactly the frames sent.
+    import random
+
+    rng = random.Random(7)
+    payloads = [
+        b"",
+        b"{}",
+        b'{"type":"WHOAMI"}',
+        bytes(range(256)) * 3000,
+        b"\xb1" + bytes(50),
+        b"x" * 70_000,
+    ]
+    payloads += [rng.randbytes(rng.randrange(0, 5000)) for _ in range(40)]
+    stream = b"".join(_frame(p) for p in payloads)
+    for _ in range(30):
+        decoder = FrameDecoder(1 << 20, Framing.LENGTH_PREFIXED)
+        out: list[bytes] = []
+        pos = 0
+        while pos < len(stream):
+            step = rng.choice((1, 2, 3, 5, 4096, 65536, 300_000))
+            piece = stream[pos : pos + step]
+            out += decoder.feed(bytearray(piece) if step == 3 else piece)
+            pos += step
+            if pos < len(stream):
+                assert decoder.buffered > 0 or out[-1:] == [payloads[len(out) - 1]]
+        assert out == payloads and all(type(f) is bytes for f in out)
+        assert decoder.buffered == 0
+
+
+async def test_binary_download_to_a_reader_that_pauses_keeps_every_frame_whole(make_hub) -> None:
+    # A client that stops reading fills the socket: sendfile then sends part of a chunk, the rest is queued, and the
+    # answers to requests sent meanwhile are held behind the frame in progress. Nothing may be cut or reordered.
+    hub = await make_hub(download_chunk_size=64 * 1024)
+    game = await publish(hub.app, "pauser", "1.0.0", payload_bytes=6 << 20)
+    archive = hub.app.blobs.archive(game, "1.0.0").read_bytes()
+    alice = await _player(hub)
+    queue = alice.subscribe(None)
+    answer = await alice.request("DOWNLOAD_BEGIN", {"game_id": game, "encoding": "binary"})
+    alice.writer.transport.pause_reading()
+    pending = [alice.send_request("WHOAMI") for _ in range(5)]
+    await alice.writer.drain()
+    await asyncio.sleep(0.3)
+    alice.writer.transport.resume_reading()
+    answers = await asyncio.wait_for(asyncio.gather(*pending), 10)
+    assert all(a["payload"]["username"] == "alice" for a in answers)
+    chunks: list[bytes] = []
+    while True:
+        msg = await asyncio.wait_for(queue.get(), 10)
+        if msg["payload"].get("download_id") != answer["download_id"]:
+            continue
+        if msg["type"] == "DOWNLOAD_CHUNK":
+            assert msg["payload"]["seq"] == len(chunks)
+            chunks.append(bytes(msg["payload"]["data"]))
+        else:
+            assert msg["type"] == "DOWNLOAD_END"
+            break
+    assert b"".join(chunks) == archive
+
+
+async def test_binary_frame_over_max_frame_bytes_is_100_and_closes(make_hub) -> None:
+    hub = await make_hub(max_frame_bytes=64 * 1024)
+    dev = await _dev(hub)
+    game_id = await create_game(dev, "toolarge")
+    data = _package("toolarge", 100_000)
+    begin = await _begin_binary(dev, game_id, data)
+    answer = await asyncio.wait_for(dev.send_binary_chunk(begin["upload_id"], 0, data[:70_000]), 10)
+    assert answer["code"] == 100 and "exceeds the limit" in answer["message"]
+    await asyncio.wait_for(dev.wait_closed(), 10)
+
+
+async def test_a_failed_chunk_write_is_199_and_the_upload_resumes_from_durable_progress(hub) -> None:
+    dev = await _dev(hub)
+    game_id = await create_game(dev, "diskfull")
+    data = _package("diskfull", 1_300_000)
+    begin = await _begin_binary(dev, game_id, data)
+    upload_id, size = begin["upload_id"], begin["chunk_size"]
+    assert (await _chunk(dev, upload_id, 0, data[:size]))["status"] == "ok"
+    await asyncio.sleep(0.6)  # past the persistence interval: chunk 1 is saved as durable progress
+    assert (await _chunk(dev, upload_id, 1, data[size : 2 * size]))["status"] == "ok"
+    live = hub.app.uploads._live[upload_id]
+    real = live.fh
+
+    class Full:
+        def write(self, _data: object) -> int:
+            raise OSError(28, "No space left on device")
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    live.fh = Full()  # type: ignore[assignment]
+    # The answer does not wait for the disk: the failed write is reported to the next request of the upload.
+    assert (await _chunk(dev, upload_id, 2, data[2 * size : 3 * size]))["status"] == "ok"
+    await asyncio.sleep(0.2)
+    failed = await _chunk(dev, upload_id, 3, data[3 * size : 4 * size])
+    assert failed["code"] == 199 and "No space left" in failed["message"]
+    assert upload_id not in hub.app.uploads._live
+    real.close()
+    # A resume reloads the upload from its row, which never counted the lost bytes.
+    again = await _begin_binary(dev, game_id, data, resume=True)
+    assert again["next_seq"] == 2 and again["received_bytes"] == 2 * size
+    seq = 2
+    for off in range(2 * size, len(data), size):
+        assert (await _chunk(dev, upload_id, seq, data[off : off + size]))["status"] == "ok"
+        seq += 1
+    assert (await dev.request("UPLOAD_END", {"upload_id": upload_id}))["checksum"] == sha256(data)

@@ -168,7 +168,6 @@ async def test_a_hostile_game_cannot_reach_the_platform_or_other_matches(hub: Ha
         await game.close()
 
 
-@needs_root
 async def test_the_data_folder_is_private(make_hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     data = tmp_path / "data0"  # where make_hub puts its first server's data
     data.mkdir(mode=0o755)
@@ -251,8 +250,9 @@ async def test_leftovers_of_a_killed_playhub_are_reaped_at_startup(tmp_path: Pat
         daemon = int(await game.ask("daemon"))
         await game.close()
         await client.close()
-        await asyncio.to_thread(server.kill)  # SIGKILL: no cleanup at all
-        assert not await wait_dead(daemon, 0.3)
+        # SIGKILL: no cleanup at all. (Any PlayHub starting on this host from now on reaps the leftovers: their
+        # uid is held by no one any more. The restart below is one.)
+        await asyncio.to_thread(server.kill)
         await asyncio.to_thread(server.start)
         assert await wait_dead(info["pid"], 10)
         assert await wait_dead(daemon, 10), "a detached process of the old match survived the restart"
@@ -261,11 +261,10 @@ async def test_leftovers_of_a_killed_playhub_are_reaped_at_startup(tmp_path: Pat
         await asyncio.to_thread(server.stop)
 
 
-@needs_root
 async def test_legacy_line_from_another_rooms_server_is_refused(hub: Harness) -> None:
     pa, room_a, a, info_a = await _solo_match(hub, "forger", "alice")
     pb, room_b, b, info_b = await _solo_match(hub, "target", "bob")
-    # Room A's server (another uid) forges room B's end: 102, B keeps playing.
+    # Room A's server (another uid; without root, another process tree) forges room B's end: 102, B keeps playing.
     reply = json.loads(await a.ask(f"legacy {room_b}"))
     assert reply["code"] == 102
     assert hub.app.rooms.rooms[room_b].state.value == "PLAYING"
@@ -328,3 +327,50 @@ def test_a_uid_left_by_a_dead_holder_is_cleaned_before_reuse(tmp_path: Path) -> 
         if leftover.poll() is None:
             leftover.kill()
             leftover.wait()
+
+
+@needs_root
+async def test_no_free_game_uid_answers_105(make_hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    hub = await make_hub(game_uid_base=62_200, game_uid_count=1, game_uid_lock_dir=tmp_path / "uid-locks")
+    _pa, _room_a, a, info_a = await _solo_match(hub, "first", "alice")
+    assert info_a["uid"] == 62_200
+    game_id = await make_game(hub.app, "second", HOSTILE_SERVER, max_players=1)
+    bob = await hub.player("bob")
+    room_b = (await bob.request("CREATE_ROOM", {"game_id": game_id}))["room_id"]
+    with pytest.raises(BadState) as info:
+        await bob.request("START_ROOM", {"room_id": room_b})
+    assert info.value.code == 105 and "no free game uid" in info.value.message
+    assert hub.app.rooms.rooms[room_b].state.value == "WAITING"
+    await a.close()
+
+
+async def test_a_planted_run_folder_is_refused(make_hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Someone who can write the run folder's parent (a shared /tmp) plants a link where PlayHub's run folder goes."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    hub = await make_hub(game_run_dir=runs)
+    root = hub.app.rooms.supervisor.run_root
+    root.symlink_to(elsewhere)
+    game_id = await make_game(hub.app, "planted", max_players=1)
+    player = await hub.player("alice")
+    room_id = (await player.request("CREATE_ROOM", {"game_id": game_id}))["room_id"]
+    with pytest.raises(BadState) as info:
+        await player.request("START_ROOM", {"room_id": room_id})
+    assert info.value.code == 105 and "run folder" in info.value.message
+    assert (await player.request("LIST_ROOMS"))["rooms"][0]["status"] == "WAITING"
+    assert list(elsewhere.iterdir()) == []
+
+
+@needs_root
+async def test_without_cgroups_the_uid_still_ends_the_whole_match(make_hub) -> None:  # type: ignore[no-untyped-def]
+    hub = await make_hub(game_cgroups="off")
+    player, room_id, game, info = await _solo_match(hub, "nocgroup", "alice")
+    assert hub.app.rooms.rooms[room_id].server.match.cgroup is None
+    daemon = int(await game.ask("daemon"))
+    assert pid_alive(daemon)
+    await game.close()
+    await player.request("LEAVE_ROOM", {"room_id": room_id})
+    assert await wait_dead(info["pid"], 10)
+    assert await wait_dead(daemon, 10), "a process that left the session outlived its room"

@@ -68,10 +68,10 @@ async def test_no_game_server_survives_playhub(tmp_path: Path, sig: signal.Signa
         await asyncio.to_thread(server.stop, sig)
         if sig is signal.SIGTERM:
             assert await wait_dead(pid, 5)  # a clean shutdown stops its game servers
-        else:
-            assert not await wait_dead(pid, 0.3)  # a killed PlayHub could not clean up...
+        # A killed PlayHub could not clean up, so its next start does. (As root, any PlayHub starting on this host
+        # may do it first: the match's uid is held by no one any more.)
         await asyncio.to_thread(server.start)
-        assert await wait_dead(pid, 5)  # ...so its next start does
+        assert await wait_dead(pid, 5)
         assert list((data / "run" / "game-servers").glob("*.json")) == []
         client, pid2 = await _start_game(server, game_id, "alice")  # and rooms work again
         await client.close()

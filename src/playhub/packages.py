@@ -7,19 +7,26 @@ downloads), so all three apply the same rules.
 from __future__ import annotations
 
 import json
+import lzma
 import os
 import re
 import shutil
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from playhub.names import find_unsafe
 
 GAME_TYPES = ("cli", "gui", "multi")
 REQUIRED_KEYS = ("name", "display_name", "type", "max_players", "entry_server", "entry_client", "description")
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{1,63}")
 _VERSION_RE = re.compile(r"(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})")
+
+
+MAX_MANIFEST_BYTES = 64 << 10  # the server's default cap (max_manifest_bytes); checked locally before sending
 
 
 class PackageError(ValueError):
@@ -86,6 +93,8 @@ def validate_manifest(data: Any, max_players_limit: int = 64) -> Manifest:
     for key in ("display_name", "description"):
         if key in data and (not isinstance(data[key], str) or not data[key].strip()):
             problems.append(f"'{key}' must be a non-empty string")
+        elif key in data and find_unsafe(data[key], multiline=key == "description") is not None:
+            problems.append(f"'{key}' must not contain control or bidirectional-override characters")
     gtype = data.get("type")
     if "type" in data and (not isinstance(gtype, str) or gtype.lower() not in GAME_TYPES):
         problems.append(f"'type' must be one of {', '.join(GAME_TYPES)}")
@@ -122,6 +131,8 @@ def read_manifest_file(folder: Path, max_players_limit: int = 64) -> Manifest:
     if not folder.is_dir():
         raise PackageError(f"folder '{folder}' does not exist")
     try:
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise PackageError(f"manifest.json is larger than the limit of {MAX_MANIFEST_BYTES} bytes")
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PackageError(f"'{folder}' has no manifest.json at its root") from None
@@ -136,18 +147,48 @@ class ZipLimits:
     max_unpacked_bytes: int = 1 << 30
     max_files: int = 5_000
     max_ratio: int = 200  # a member that expands more than this per stored byte is treated as a bomb
+    max_manifest_bytes: int = MAX_MANIFEST_BYTES  # manifest.json is read into memory, so it gets a small cap of its own
+    # The whole package may unpack to at most this many times its archive size (or RATIO_FLOOR_BYTES, if larger):
+    # many members each just under ``max_ratio`` would otherwise turn a few MB of upload into a GiB of disk.
+    max_package_ratio: int = 50
+
+
+# Below this unpacked size the package-wide ratio is not checked (tiny packages of text compress very well).
+RATIO_FLOOR_BYTES = 1 << 20
+# Compression methods zipfile can read without extra modules; anything else (or encryption) is refused up front.
+_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+# Errors the zipfile/zlib/bz2/lzma modules raise on malformed input; all of them mean "this archive is broken".
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    OSError,
+    ValueError,  # UnicodeDecodeError, struct and zlib errors derive from it or are wrapped into it
+    NotImplementedError,
+    RuntimeError,
+    OverflowError,
+    KeyError,
+    IndexError,
+    TypeError,
+    zlib.error,
+    lzma.LZMAError,
+)
 
 
 def _check_member(info: zipfile.ZipInfo) -> PurePosixPath:
     name = info.filename
     if "\x00" in name:
         raise PackageError(f"archive member {name!r} has a NUL byte in its name")
+    if find_unsafe(name) is not None:
+        raise PackageError(f"archive member {name!r} has control characters in its name")
     norm = name.replace("\\", "/")
     path = PurePosixPath(norm)
     if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm) or path.is_absolute():
         raise PackageError(f"archive member '{name}' has an absolute path")
     if ".." in path.parts:
         raise PackageError(f"archive member '{name}' escapes the package folder (zip-slip)")
+    if not path.parts or path.parts == (".",):
+        raise PackageError(f"archive member {name!r} has an empty name")
     mode = (info.external_attr >> 16) & 0xFFFF
     if mode and (
         stat.S_ISLNK(mode)
@@ -159,76 +200,185 @@ def _check_member(info: zipfile.ZipInfo) -> PurePosixPath:
         raise PackageError(
             f"archive member '{name}' is a link or device file, which packages may not contain"
         )
+    if info.flag_bits & 0x1:
+        raise PackageError(f"archive member '{name}' is encrypted, which packages may not be")
+    if info.compress_type not in _METHODS:
+        raise PackageError(
+            f"archive member '{name}' uses compression method {info.compress_type}; use stored or deflate"
+        )
     return path
+
+
+def _open_zip(archive: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(archive)
+    except _ZIP_ERRORS as exc:
+        raise PackageError(f"the package is not a valid zip archive: {exc}") from None
+
+
+def _check_layout(infos: list[zipfile.ZipInfo], limits: ZipLimits) -> int:
+    """Paths, kinds, duplicates, counts and declared sizes of every member; returns the declared unpacked total."""
+    if len(infos) > limits.max_files:
+        raise PackageError(f"the package has {len(infos)} entries, more than the limit of {limits.max_files}")
+    total = 0
+    files: set[tuple[str, ...]] = set()
+    dirs: set[tuple[str, ...]] = set()
+    for info in infos:
+        parts = tuple(p for p in _check_member(info).parts if p != ".")
+        is_dir = info.is_dir()
+        # Two members for one path (or a file where another member needs a folder) would make the extracted tree
+        # depend on the order of extraction, or fail half-way: refuse the archive instead.
+        if parts in files or (not is_dir and parts in dirs):
+            raise PackageError(
+                f"archive member '{info.filename}' appears more than once or is both a file and a folder"
+            )
+        for i in range(1, len(parts)):
+            if parts[:i] in files:
+                raise PackageError(
+                    f"archive member '{info.filename}' is inside '{'/'.join(parts[:i])}', which is a file"
+                )
+            dirs.add(parts[:i])
+        if is_dir:
+            if info.file_size:
+                raise PackageError(f"archive member '{info.filename}' is a folder with content")
+            dirs.add(parts)
+        else:
+            files.add(parts)
+        total += info.file_size
+        if info.file_size > limits.max_ratio * max(info.compress_size, 1024):
+            raise PackageError(f"archive member '{info.filename}' expands suspiciously (zip bomb)")
+    if total > limits.max_unpacked_bytes:
+        raise PackageError(
+            f"the package unpacks to {total} bytes, more than the limit of {limits.max_unpacked_bytes}"
+        )
+    return total
+
+
+def ratio_limit(archive_bytes: int, limits: ZipLimits) -> int:
+    """The most bytes an archive of this size may unpack to."""
+    return min(limits.max_unpacked_bytes, max(RATIO_FLOOR_BYTES, limits.max_package_ratio * archive_bytes))
+
+
+def _read_manifest(zf: zipfile.ZipFile, limits: ZipLimits) -> Any:
+    """Read manifest.json without ever holding more than ``max_manifest_bytes`` of it: the declared size is checked
+    first, and the read stops one byte past the cap in case the declaration lies."""
+    cap = limits.max_manifest_bytes
+    try:
+        info = zf.getinfo("manifest.json")
+    except KeyError:
+        raise PackageError("the package has no manifest.json at its root") from None
+    if info.is_dir():
+        raise PackageError("manifest.json must be a file")
+    too_big = f"manifest.json is larger than the limit of {cap} bytes"
+    if info.file_size > cap:
+        raise PackageError(too_big)
+    try:
+        with zf.open(info) as fh:
+            raw = fh.read(cap + 1)
+    except _ZIP_ERRORS as exc:
+        raise PackageError(f"the package is corrupt at 'manifest.json': {exc}") from None
+    if len(raw) > cap:
+        raise PackageError(too_big)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise PackageError(f"manifest.json is not valid JSON: {exc}") from None
 
 
 def inspect_zip(archive: Path, limits: ZipLimits, max_players_limit: int = 64) -> Manifest:
     """Check an archive without extracting it: structure, paths, links, sizes, counts, manifest."""
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise PackageError(f"the package is not a valid zip archive: {exc}") from None
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > limits.max_files:
-            raise PackageError(
-                f"the package has {len(infos)} entries, more than the limit of {limits.max_files}"
-            )
-        total = 0
-        for info in infos:
-            _check_member(info)
-            total += info.file_size
-            if info.compress_size and info.file_size > limits.max_ratio * max(info.compress_size, 1024):
-                raise PackageError(f"archive member '{info.filename}' expands suspiciously (zip bomb)")
-        if total > limits.max_unpacked_bytes:
-            raise PackageError(
-                f"the package unpacks to {total} bytes, more than the limit of {limits.max_unpacked_bytes}"
-            )
+    with _open_zip(archive) as zf:
+        total = _check_layout(zf.infolist(), limits)
         try:
-            data = json.loads(zf.read("manifest.json"))
-        except KeyError:
-            raise PackageError("the package has no manifest.json at its root") from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise PackageError(f"manifest.json is not valid JSON: {exc}") from None
-        except zipfile.BadZipFile as exc:
-            raise PackageError(f"the package is corrupt: {exc}") from None
+            size = archive.stat().st_size
+        except OSError as exc:
+            raise PackageError(f"the package cannot be read: {exc}") from None
+        allowed = ratio_limit(size, limits)
+        if total > allowed:
+            raise PackageError(
+                f"the package unpacks to {total} bytes, more than {limits.max_package_ratio} times its "
+                f"{size}-byte archive (limit {allowed} bytes): it looks like a zip bomb"
+            )
+        data = _read_manifest(zf, limits)
     return validate_manifest(data, max_players_limit)
 
 
-def safe_extract(archive: Path, dest: Path, limits: ZipLimits) -> None:
-    """Extract into ``dest`` (which must not exist), enforcing the limits on the bytes actually written.
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: Path) -> None:
+    """Flush every file and folder under ``root`` (and ``root`` itself) to stable storage."""
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(folder))
+
+
+def fsync_path(path: Path) -> None:
+    """Flush one file or folder to stable storage."""
+    if path.is_dir():
+        _fsync_dir(path)
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def safe_extract(archive: Path, dest: Path, limits: ZipLimits, durable: bool = False) -> int:
+    """Extract into ``dest`` (which must not exist), enforcing the limits on the bytes actually written; returns them.
 
     Declared sizes in a zip can lie, so the running total is counted while writing, not trusted from the headers.
+    With ``durable`` every file is flushed to disk before it is closed, and every folder after it is complete.
     """
     dest.mkdir(parents=True)
     root = dest.resolve()
     written = 0
-    with zipfile.ZipFile(archive) as zf:
+    try:
+        size = archive.stat().st_size
+    except OSError as exc:
+        raise PackageError(f"the package cannot be read: {exc}") from None
+    cap = ratio_limit(size, limits)
+    with _open_zip(archive) as zf:
         infos = zf.infolist()
-        if len(infos) > limits.max_files:
-            raise PackageError(f"the package has more than {limits.max_files} entries")
+        _check_layout(infos, limits)
         for info in infos:
             rel = _check_member(info)
             target = (root / rel).resolve()
             if target != root and root not in target.parents:
                 raise PackageError(f"archive member '{info.filename}' escapes the package folder")
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
             try:
-                with zf.open(info) as src, open(target, "wb") as out:
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(target, "xb") as out:
                     while chunk := src.read(1 << 16):
                         written += len(chunk)
-                        if written > limits.max_unpacked_bytes:
-                            raise PackageError(
-                                f"the package unpacks to more than {limits.max_unpacked_bytes} bytes"
-                            )
+                        if written > cap:
+                            raise PackageError(f"the package unpacks to more than {cap} bytes")
                         out.write(chunk)
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+                    if durable:
+                        out.flush()
+                        os.fsync(out.fileno())
+            except _ZIP_ERRORS as exc:
                 raise PackageError(f"the package is corrupt at '{info.filename}': {exc}") from None
             mode = (info.external_attr >> 16) & 0o777
             os.chmod(target, (mode | 0o600) & 0o755 if mode else 0o644)
+    if durable:
+        for folder, _dirs, _names in os.walk(root):
+            _fsync_dir(Path(folder))
+    return written
 
 
 def zip_folder(folder: Path, archive: Path, exclude: tuple[str, ...] = ("__pycache__", ".git")) -> int:

@@ -22,8 +22,24 @@ class Settings:
     # --- wire ---
     max_frame_bytes: int = 1 << 20  # one JSON document; an upload chunk of 256 KiB base64-encodes to ~342 KiB
     read_size: int = 1 << 18
+    # Output to a client that does not read is bounded three ways: per connection (transport buffer included), in
+    # time (a backlog must drain within send_stall_timeout_s) and server-wide (the worst offenders are dropped).
     max_send_buffer_bytes: int = 4 << 20  # a client whose unread responses exceed this is disconnected
+    # Transport high-water mark: flow-controlled senders wait above it.
+    write_buffer_high_bytes: int = 256 * 1024
+    send_stall_timeout_s: float = 30.0  # a backlog above the high-water mark must drain within this, or close
+    # Unread output across all connections before the worst offenders are dropped.
+    max_total_send_buffer_bytes: int = 128 << 20
+    # SO_SNDBUF of accepted sockets (kernel memory per client); 0 = the OS default (autotuned).
+    tcp_send_buffer_bytes: int = 256 * 1024
+    frames_per_turn: int = 32  # frames handled from one connection before it yields to the others
     max_connections: int = 10_000
+    # --- timeouts ---
+    frame_timeout_s: float = 30.0  # a frame begun but not finished within this → 100 and close (slowloris)
+    auth_timeout_s: float = 120.0  # a connection that has not logged in (or used a token) by then is closed
+    tcp_keepalive_idle_s: int = 60  # TCP keepalive: idle time before the first probe (half-open peers)
+    tcp_keepalive_interval_s: int = 10  # between probes
+    tcp_keepalive_probes: int = 5  # unanswered probes before the kernel drops the connection
     # Pending-connection queue of each listener: after a restart every client reconnects at once, and a short queue
     # turns that burst into refused connects and retries (the kernel caps it at net.core.somaxconn).
     listen_backlog: int = 1_024
@@ -48,6 +64,9 @@ class Settings:
     session_ttl_s: float = 7 * 24 * 3_600.0  # a token unused for this long expires (sliding)
     session_touch_interval_s: float = 300.0  # how often use of a token extends its stored expiry, at most
     presence_batch_s: float = 0.05  # PLAYER_PRESENCE changes within this window go out as one delta; 0 = at once
+    max_sessions_per_connection: int = 4  # sessions (logins/registrations) bound to one connection at once
+    register_max_per_ip: int = 20  # registrations (both roles) per client IP per window → 106 past it
+    register_window_s: float = 3_600.0
 
     # --- catalogue and uploads ---
     name_max: int = 64
@@ -58,6 +77,12 @@ class Settings:
     max_package_bytes: int = 512 << 20
     max_unpacked_bytes: int = 1 << 30
     max_package_files: int = 5_000
+    max_manifest_bytes: int = 64 << 10  # manifest.json is parsed in memory; a larger one is refused (100)
+    # A package may unpack to at most this many times its archive size (packages under 1 MiB unpacked are exempt),
+    # so a small upload cannot claim a large amount of disk.
+    max_package_ratio: int = 50
+    # Disk one developer's published versions (archive + unpacked files) and open uploads may use in total.
+    developer_storage_quota_bytes: int = 2 << 30
     upload_expiry_s: float = 3_600.0  # an upload with no chunk for this long is abandoned
     max_open_uploads_per_developer: int = 16  # open (unfinished) uploads one developer may hold at once
     upload_write_queue: int = (
@@ -67,6 +92,8 @@ class Settings:
     # --- downloads ---
     max_concurrent_downloads: int = 256
     max_downloads_per_connection: int = 4  # streams one connection may run at once
+    max_downloads_per_account: int = 4  # streams one player account may run at once, over all its connections
+    max_downloads_per_ip: int = 64  # streams one client IP may run at once
     # Decoded bytes per DOWNLOAD_CHUNK. Encoding holds the GIL, so moderate chunks keep the loop's pauses short and a
     # stream's memory small (about 5 chunk-sized buffers in flight) while amortising the per-chunk cost.
     download_chunk_size: int = 128 * 1024
@@ -89,6 +116,10 @@ class Settings:
     game_server_open_files: int = 256
     game_server_processes: int = 64
     max_rooms: int = 1_000
+    max_rooms_per_account: int = (
+        3  # open rooms created by one account (a room stays open while it has members)
+    )
+    max_rooms_per_ip: int = 50  # open rooms created from one client IP
     game_server_stop_grace_s: float = 2.0  # between SIGTERM and SIGKILL of a game server's process group
     game_server_log_tail_bytes: int = 2_000  # how much of a failed game server's log an error message quotes
     game_server_finish_grace_s: float = (

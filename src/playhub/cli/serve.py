@@ -69,6 +69,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--fast-hash", action="store_true", help="cheap password hashing, for tests and benchmarks only"
     )
+    p.add_argument(
+        "--set",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="set any numeric setting of docs/settings.md, e.g. --set max_rooms_per_ip=100 (repeatable)",
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.set_defaults(func=run)
 
@@ -91,7 +98,26 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
     if args.fast_hash:
         s = dataclasses.replace(s, argon2_time_cost=1, argon2_memory_kib=1024)
-    return s
+    return dataclasses.replace(s, **parse_overrides(getattr(args, "set", None) or []))
+
+
+def parse_overrides(items: list[str]) -> dict[str, int | float]:
+    """``NAME=VALUE`` pairs for numeric settings; an unknown name or a bad value is a usage error."""
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    out: dict[str, int | float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        field = fields.get(name.strip())
+        kind = type(getattr(_DEFAULTS, name.strip(), None))
+        if not sep or field is None or kind not in (int, float):
+            raise SystemExit(
+                f"--set {item}: expected NAME=VALUE with NAME a numeric setting of docs/settings.md"
+            )
+        try:
+            out[field.name] = kind(value)
+        except ValueError:
+            raise SystemExit(f"--set {item}: {value!r} is not a valid {kind.__name__}") from None
+    return out
 
 
 def install_event_loop() -> str:

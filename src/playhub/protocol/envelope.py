@@ -13,6 +13,7 @@ import msgspec
 
 from playhub.protocol.codes import Code
 from playhub.protocol.errors import InvalidRequest, PlayHubError
+from playhub.protocol.schemas import Int64
 
 RequestId = int | str | None
 _EMPTY = msgspec.Raw(b"{}")
@@ -22,8 +23,11 @@ class Request(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     type: str
     token: str | None = None
     payload: msgspec.Raw = _EMPTY
-    id: int | str | None = None
+    id: Int64 | str | None = None
 
+
+# msgspec recurses once per nesting level, up to Python's recursion limit (~1000): deeper documents are refused.
+_TOO_DEEP = "not accepted: JSON nested too deeply"
 
 _request_decoder = msgspec.json.Decoder(Request)
 _any_decoder = msgspec.json.Decoder()
@@ -42,6 +46,8 @@ def decode_request(frame: bytes) -> Request:
         raise InvalidRequest(f"not valid JSON: {exc}") from None
     except UnicodeDecodeError:
         raise InvalidRequest("not valid UTF-8") from None
+    except RecursionError:
+        raise InvalidRequest(_TOO_DEEP) from None
     return req
 
 
@@ -60,6 +66,8 @@ def decode_payload(raw: msgspec.Raw | bytes, decoder: msgspec.json.Decoder) -> A
         raise InvalidRequest(f"bad payload: {exc}") from None
     except UnicodeDecodeError:
         raise InvalidRequest("bad payload: not valid UTF-8") from None
+    except RecursionError:
+        raise InvalidRequest(_TOO_DEEP) from None
 
 
 def ok(payload: Any = None, req_id: RequestId = None, message: str = "OK") -> bytes:

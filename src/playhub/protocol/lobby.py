@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from playhub.protocol.schemas import Payload
+from playhub.protocol.schemas import Int64, Payload
 
 
 class GameRef(Payload):
@@ -18,7 +18,7 @@ class RoomRef(Payload):
 
 
 class VotePayload(Payload):
-    seq: int
+    seq: Int64
     accept: bool
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from playhub.protocol.schemas import Payload
+from playhub.protocol.schemas import Int64, Payload
 
 # How chunk bytes travel: base64 text in JSON (the default) or binary chunk frames on a length-prefixed connection.
 Encoding = Literal["base64", "binary"]
@@ -14,9 +14,9 @@ class CreateGame(Payload):
     name: str
     description: str
     game_type: str
-    max_players: int
+    max_players: Int64
     display_name: str | None = None  # (ext) defaults to ``name``
-    min_players: int | None = None  # (ext) defaults to ``max_players``
+    min_players: Int64 | None = None  # (ext) defaults to ``max_players``
 
 
 class GameRef(Payload):
@@ -25,17 +25,17 @@ class GameRef(Payload):
 
 class MyGameReviews(Payload):
     game_id: str
-    limit: int | None = None  # newest first; default and cap are settings.reviews_page_max
-    offset: int = 0
+    limit: Int64 | None = None  # newest first; default and cap are settings.reviews_page_max
+    offset: Int64 = 0
 
 
 class UpdateGameMeta(Payload):
     game_id: str
     description: str | None = None
-    max_players: int | None = None
+    max_players: Int64 | None = None
     game_type: str | None = None
     display_name: str | None = None  # (ext)
-    min_players: int | None = None  # (ext)
+    min_players: Int64 | None = None  # (ext)
 
 
 class SetGameStatus(Payload):
@@ -46,7 +46,7 @@ class SetGameStatus(Payload):
 class UploadBegin(Payload):
     game_id: str
     version: str
-    size_bytes: int
+    size_bytes: Int64
     checksum: str | None = None
     resume: bool = False  # (ext) continue an open upload of this version instead of answering 104
     encoding: Encoding = (
@@ -56,7 +56,7 @@ class UploadBegin(Payload):
 
 class UploadChunk(Payload):
     upload_id: str
-    seq: int
+    seq: Int64
     # Declared as bytes: msgspec decodes the base64 text in C while parsing the frame (invalid base64 → 100),
     # several times faster than binascii on the decoded string.
     data_b64: bytes

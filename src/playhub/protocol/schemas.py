@@ -6,7 +6,14 @@ Area-specific schemas live beside this module (``protocol/publishing.py``, ``pro
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+
+# Every integer field of a request is bounded to a signed 64-bit value, what SQLite and the services can hold, so an
+# out-of-range number is a 100 at the edge rather than an overflow deeper in (services still check their own
+# ranges, with messages naming them). ``tests/test_wire_limits.py`` checks that no request schema has a bare ``int``.
+Int64 = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
 
 
 class Payload(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

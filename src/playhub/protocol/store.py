@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from playhub.protocol.publishing import Encoding
-from playhub.protocol.schemas import Payload
+from playhub.protocol.schemas import Int64, Payload
 
 
 class GameRef(Payload):
@@ -14,20 +14,20 @@ class GameRef(Payload):
 
 class ListReviews(Payload):
     game_id: str
-    limit: int | None = None  # (ext) newest first; default and cap are settings.reviews_page_max
-    offset: int = 0  # (ext)
+    limit: Int64 | None = None  # (ext) newest first; default and cap are settings.reviews_page_max
+    offset: Int64 = 0  # (ext)
 
 
 class AddReview(Payload):
     game_id: str
-    score: int
+    score: Int64
     comment: str = ""
 
 
 class DownloadBegin(Payload):
     game_id: str
     version: str | None = None
-    start_seq: int = 0  # (ext) resume: the first chunk the client still needs
+    start_seq: Int64 = 0  # (ext) resume: the first chunk the client still needs
     encoding: Encoding = (
         "base64"  # (ext) "binary": chunks come as binary frames (length-prefixed connections)
     )
@@ -42,7 +42,7 @@ class DownloadChunk(msgspec.Struct):
     carries, in one pass."""
 
     download_id: str
-    seq: int
+    seq: Int64
     data_b64: bytes
 
 

@@ -11,9 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from playhub.server.connection import Connection
 from playhub.server.handlers import AREAS
+from playhub.server.outbuf import OutputBudget
 from playhub.server.router import Listener, Router
+from playhub.server.sockopts import tune_socket
 from playhub.services.accounts import AccountService
 from playhub.services.events import EventBus
+from playhub.services.quotas import WindowLimiter
 from playhub.services.sessions import SessionRegistry
 from playhub.settings import Settings
 from playhub.store.blobs import BlobStore
@@ -55,11 +58,15 @@ class PlayHubApp:
             ttl_s=settings.session_ttl_s,
             touch_interval_s=settings.session_touch_interval_s,
         )
+        self.sessions.max_per_peer = settings.max_sessions_per_connection
         self.accounts = AccountService(settings, self.db, self.sessions)
         self.dev_port = 0
         self.lobby_port = 0
         self._servers: list[asyncio.base_events.Server] = []
         self._connections: set[Connection] = set()
+        self.output_budget = OutputBudget(settings)  # unread output across all connections
+        # Registrations per client IP (both roles), counted when they start.
+        self.registrations = WindowLimiter(settings.register_max_per_ip, settings.register_window_s)
         self._background: set[asyncio.Task[Any]] = set()
         self._stop_requested = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -98,8 +105,9 @@ class PlayHubApp:
             if len(self._connections) >= self.settings.max_connections:
                 writer.close()
                 return
+            tune_socket(writer.get_extra_info("socket"), self.settings)
             conn = Connection(router, self.settings, reader, writer)
-            conn.transport.set_write_buffer_limits(high=256 * 1024)
+            conn.transport.set_write_buffer_limits(high=self.settings.write_buffer_high_bytes)
             self._connections.add(conn)
             try:
                 await conn.serve()
@@ -145,6 +153,9 @@ class PlayHubApp:
                 await self.sessions.housekeeping()
             except Exception:  # a busy or failing disk must not end housekeeping for good
                 log.exception("session housekeeping failed")
+            now = asyncio.get_running_loop().time()
+            for conn in list(self._connections):
+                conn.check_timeouts(now)
 
     def request_stop(self) -> None:
         """Ask ``serve_until_stopped`` to shut down (signal handlers call this)."""

@@ -1,9 +1,14 @@
 """One client connection: read frames, dispatch them in order, write answers and pushes in the client's framing.
 
-Backpressure: requests are handled one at a time, so a client that floods requests is simply read more slowly.
-Outgoing data goes into the transport buffer; a client that stops reading and lets that buffer grow past
-``max_send_buffer_bytes`` is disconnected instead of being buffered without end. Transfers (downloads) use
+Backpressure: requests are handled one at a time, so a client that floods requests is simply read more slowly, and
+after ``frames_per_turn`` frames a connection yields so that one flood cannot starve the other clients. Outgoing data
+goes into the transport buffer under the bounds of ``server/outbuf.py`` (per connection, in time, server-wide): a
+client that stops reading is disconnected instead of being buffered without end. Transfers (downloads) use
 ``send_flow``, which waits for the buffer to drain, so a slow reader slows the sender.
+
+Timeouts are checked by the app's housekeeping sweep (``check_timeouts``), not per read, so the request path pays
+nothing for them: a frame begun but not finished within ``frame_timeout_s`` (slowloris) and a connection that has
+not logged in within ``auth_timeout_s`` are closed.
 
 Binary-mode downloads use ``send_file``: once the transport has nothing queued, a frame's head is written and its body
 goes from the file to the socket with ``os.sendfile``; frames other tasks send meanwhile are held back and follow it
@@ -19,7 +24,8 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from playhub.protocol import envelope
-from playhub.protocol.errors import InvalidRequest
+from playhub.protocol.errors import InvalidRequest, Unauthorized
+from playhub.server.outbuf import OutputGuard
 from playhub.wire.framing import FrameDecoder, FrameTooLarge, Framing, encode_frame, encode_frame_parts
 
 if TYPE_CHECKING:
@@ -27,7 +33,6 @@ if TYPE_CHECKING:
     from playhub.settings import Settings
 
 log = logging.getLogger("playhub.conn")
-WRITE_BUFFER_HIGH = 256 * 1024  # the transport's high-water mark, as set at accept (server/app.py)
 
 
 def _nonblocking(fn: Callable[..., int], *args: Any) -> int:
@@ -67,6 +72,11 @@ class Connection:
         "_tasks",
         "_on_close",
         "data",
+        "out",
+        "frames",
+        "authenticated",
+        "opened_at",
+        "_partial",
         "_hold",
         "_file_senders",
     )
@@ -87,6 +97,11 @@ class Connection:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_close: list[Callable[[Connection], None]] = []
         self.data: dict[str, Any] = {}  # per-connection state owned by areas (e.g. open downloads)
+        self.out = OutputGuard(self.transport, settings, router.app.output_budget, self._drop_slow)
+        self.frames = 0  # frames handled so far
+        self.authenticated = False  # set once a token was accepted on this connection
+        self.opened_at = asyncio.get_running_loop().time()
+        self._partial: tuple[int, float] | None = None  # (frames, first seen) of an unfinished frame
         self._hold: list[bytes] | None = None  # frames queued behind a file frame being sent
         self._file_senders = 0
 
@@ -104,29 +119,30 @@ class Connection:
         if self.closed:
             return
         self._write(encode_frame(self.framing, encoded))
-        self._check_backlog()
-
-    def _write(self, data: bytes) -> None:
-        if self._hold is not None:
-            self._hold.append(data)
-        else:
-            self.transport.write(data)
 
     def send_parts(self, parts: tuple[bytes | Any, ...]) -> None:
         """Like ``send`` for a document given as pieces (see ``envelope.ok_parts``)."""
         if self.closed:
             return
         self._write(encode_frame_parts(self.framing, parts))
-        self._check_backlog()
 
-    def _check_backlog(self) -> None:
-        if self.transport.get_write_buffer_size() > self.settings.max_send_buffer_bytes:
-            log.warning(
-                "%s: not reading (over %d bytes queued), disconnecting",
-                self.remote,
-                self.settings.max_send_buffer_bytes,
-            )
-            self.abort()
+    def _write(self, frame: bytes) -> bool:
+        """Queue one framed message within the output bounds; False when the client was dropped instead."""
+        if self._hold is not None:  # behind a file frame being sent: follows it (see send_file)
+            self._hold.append(frame)
+            return True
+        if not self.out.admit(len(frame)):
+            return False
+        self._raw_write(frame)
+        return True
+
+    def _raw_write(self, data: bytes) -> None:
+        self.transport.write(data)
+        self.out.wrote(len(data))
+
+    def _drop_slow(self, why: str) -> None:
+        log.warning("%s: %s: disconnecting", self.remote, why)
+        self.abort()
 
     def push(self, type_: str, payload: Any) -> None:
         self.send(envelope.push(type_, payload))
@@ -139,7 +155,8 @@ class Connection:
         """``send_flow`` for bytes already framed (binary chunk frames)."""
         if self.closed:
             raise ConnectionResetError("connection closed")
-        self._write(frame)
+        if not self._write(frame):
+            raise ConnectionResetError("connection dropped: not reading")
         await self.writer.drain()
 
     async def send_file(self, head: bytes, fd: int, offset: int, count: int) -> None:
@@ -151,6 +168,7 @@ class Connection:
         while self.transport.get_write_buffer_size() > 0:
             if self.closed:
                 raise ConnectionResetError("connection closed")
+            self.out.must_drain()
             await (
                 self.writer.drain()
             )  # the write buffer's high mark is 0 while file frames are sent (see below)
@@ -170,7 +188,7 @@ class Connection:
         try:
             sent = _nonblocking(os.write, out, head)
             if sent < len(head):
-                self.transport.write(head[sent:])
+                self._raw_write(head[sent:])
                 body_sent = 0
             else:
                 body_sent = _nonblocking(os.sendfile, out, fd, offset, count)
@@ -181,7 +199,7 @@ class Connection:
                 if len(rest) != count - body_sent:
                     self.abort()  # half a frame is on the wire: the stream cannot continue
                     raise ConnectionResetError("file shorter than announced")
-                self.transport.write(rest)
+                self._raw_write(rest)
         except OSError:
             self.abort()
             raise
@@ -189,8 +207,7 @@ class Connection:
             self._hold = None
             if not self.closed:
                 for frame in hold:
-                    self.transport.write(frame)
-        self._check_backlog()
+                    self._raw_write(frame)
         if cancelled:
             raise asyncio.CancelledError
 
@@ -202,7 +219,7 @@ class Connection:
         if self._file_senders == 1 and active:
             self.transport.set_write_buffer_limits(high=0)
         elif self._file_senders == 0:
-            self.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+            self.transport.set_write_buffer_limits(high=self.settings.write_buffer_high_bytes)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -228,10 +245,45 @@ class Connection:
         self._closed = True
         self.transport.close()
 
+    def check_timeouts(self, now: float) -> None:
+        """Called about once a second by the app: close slowloris frames and connections that never log in."""
+        if self.closed:
+            return
+        s = self.settings
+        if self.decoder.buffered:
+            # The same unfinished frame (no frame completed since) seen for longer than the timeout.
+            if self._partial is None or self._partial[0] != self.frames:
+                self._partial = (self.frames, now)
+            elif now - self._partial[1] >= s.frame_timeout_s:
+                log.info("%s: frame not finished within %g s, closing", self.remote, s.frame_timeout_s)
+                self.send(
+                    envelope.error_from(
+                        InvalidRequest(
+                            f"frame not finished within {s.frame_timeout_s:g} s: connection closed"
+                        )
+                    )
+                )
+                self.close()
+                return
+        else:
+            self._partial = None
+        if not self.authenticated and now - self.opened_at >= s.auth_timeout_s:
+            if self.router.app.sessions.sessions_of(self):
+                self.authenticated = True  # logged in on this connection
+                return
+            log.info("%s: no login within %g s, closing", self.remote, s.auth_timeout_s)
+            self.send(
+                envelope.error_from(
+                    Unauthorized(f"no login within {s.auth_timeout_s:g} s: connection closed")
+                )
+            )
+            self.close()
+
     async def serve(self) -> None:
         router = self.router
         read = self.reader.read
         size = self.settings.read_size
+        per_turn = max(1, self.settings.frames_per_turn)
         try:
             while not self._closed:
                 data = await read(size)
@@ -253,6 +305,11 @@ class Connection:
                     await router.dispatch(self, frame)
                     if self._closed:
                         break
+                    self.frames += 1
+                    if not self.frames % per_turn:
+                        # A read returns at once while data is buffered: without this, one client pipelining
+                        # thousands of cheap requests would hold the event loop for all of them.
+                        await asyncio.sleep(0)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -267,6 +324,7 @@ class Connection:
 
     async def _teardown(self) -> None:
         self._closed = True
+        self.out.close()
         for task in list(self._tasks):
             task.cancel()
         for callback in self._on_close:

@@ -153,6 +153,7 @@ class Router:
             user = None
             if cmd.role is not None:
                 user = self.app.sessions.resolve(req.token, cmd.role, conn)
+                conn.authenticated = True
             payload = envelope.decode_payload(req.payload, cmd.decoder)
         except PlayHubError as exc:
             conn.send(envelope.error_from(exc, req.id))
@@ -205,6 +206,8 @@ class Router:
             log.exception("command %s failed", cmd.name)
             ctx.conn.send(envelope.error_from(ServerError(), ctx.req_id))
             return
+        if ctx.token is not None:
+            ctx.conn.authenticated = True  # a command that checks its own token (WHOAMI, LOGOUT) succeeded
         if type(result) is msgspec.Raw:
             ctx.conn.send_parts(envelope.ok_parts(result, ctx.req_id))
         else:
@@ -213,7 +216,7 @@ class Router:
     async def _maybe_legacy(self, conn: Connection, frame: bytes) -> bool:
         try:
             obj = envelope.decode_json(frame)
-        except (msgspec.DecodeError, UnicodeDecodeError):  # not JSON at all: the envelope error stands
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # the envelope error stands
             return False
         if not isinstance(obj, dict) or "type" in obj:
             return False

@@ -48,24 +48,33 @@ class AccountService:
 
     async def register(self, role: Role, username: str, password: str, peer: Peer | None) -> Principal:
         self.validate_credentials(username, password)
-        existing = await self.db.run(repo.find, role.value, username)
-        if existing is not None:
-            raise Conflict(f"the {role.value} name '{username}' is taken: pick another or log in")
-        password_hash = await self.passwords.hash(password)
+        slot = self.passwords.reserve()  # refuse at once when busy, before looking anything up
+        try:
+            existing = await self.db.run(repo.find, role.value, username)
+            if existing is not None:
+                raise Conflict(f"the {role.value} name '{username}' is taken: pick another or log in")
+            password_hash = await self.passwords.hash(password, slot)
+        finally:
+            slot.give_up()
         account_id = await self.db.run(repo.create, role.value, username, password_hash)
         if account_id is None:
             raise Conflict(f"the {role.value} name '{username}' is taken: pick another or log in")
         return await self.sessions.start(role, account_id, username, peer)
 
     async def login(self, role: Role, username: str, password: str, peer: Peer | None, ip: str) -> Principal:
-        # Counted now, before any hashing: parallel attempts cannot all pass the check while the first ones hash.
-        attempt = self.limiter.start(ip, role.value, username)
-        s = self.settings
-        if not (len(username) <= s.username_max and s.password_min <= len(password) <= s.password_max):
-            # No account can match: answer like a wrong password, without spending a hash on megabytes of input.
-            raise Unauthorized("wrong username or password")
-        row = await self.db.run(repo.find, role.value, username)
-        verified = await self.passwords.verify(row.password_hash if row else None, password)
+        # Both taken before any await: a full hashing queue refuses at once without counting an attempt, and the
+        # attempt is counted before hashing, so parallel attempts cannot all pass the check while the first ones hash.
+        slot = self.passwords.reserve()
+        try:
+            attempt = self.limiter.start(ip, role.value, username)
+            s = self.settings
+            if not (len(username) <= s.username_max and s.password_min <= len(password) <= s.password_max):
+                # No account can match: answer like a wrong password, without spending a hash on megabytes of input.
+                raise Unauthorized("wrong username or password")
+            row = await self.db.run(repo.find, role.value, username)
+            verified = await self.passwords.verify(row.password_hash if row else None, password, slot)
+        finally:
+            slot.give_up()
         if row is None or not verified.ok:
             raise Unauthorized("wrong username or password")
         attempt.succeeded()

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from playhub import packages
+from playhub.names import find_unsafe
 from playhub.protocol.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from playhub.services.events import EventBus
 from playhub.settings import Settings
@@ -51,6 +52,10 @@ class CatalogService:
         return name
 
     def _check_text(self, value: str, key: str, limit: int, *, allow_empty: bool) -> str:
+        # Refused at input, not only escaped at output: every client that shows these strings stays safe.
+        bad = find_unsafe(value, multiline=key == "description")
+        if bad is not None:
+            raise InvalidRequest(f"'{key}' contains the control character U+{ord(bad):04X}, which is not allowed")
         value = value.strip()
         if not value and not allow_empty:
             raise InvalidRequest(f"'{key}' must not be empty")

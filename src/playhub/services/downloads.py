@@ -4,8 +4,10 @@ A download streams the stored archive (``blobs.archive``) chunk by chunk: each c
 worker thread while the previous one is being sent, so the event loop never touches the disk and a download holds at
 most two chunks in memory whatever the package size. The caller sends with flow control, so a slow reader slows its
 own stream and nobody else's. Binary-mode streams with ``download_sendfile`` use ``open_file`` and ``ranges`` instead:
-the connection sends each chunk from the file descriptor to the socket without copying it through Python. ``max_concurrent_downloads`` bounds the streams of the whole server and
-``max_downloads_per_connection`` those of one client.
+the connection sends each chunk from the file descriptor to the socket without copying it through Python.
+``max_concurrent_downloads`` bounds the streams of the whole server and ``max_downloads_per_connection``,
+``max_downloads_per_account`` and ``max_downloads_per_ip`` those of one client, so one account or one address cannot
+pin every slot.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from playhub.packages import is_version
 from playhub.protocol.errors import BadState, InvalidRequest, NotFound, RateLimited, ServerError
+from playhub.services.quotas import Tally, ip_key, over
 from playhub.services.store import normalise_checksum
 from playhub.settings import Settings
 from playhub.store import storefront
@@ -43,6 +46,7 @@ class Download:
     start_seq: int
     binary: bool = False
     sent_bytes: int = 0
+    ip: str = ""  # per-IP quota key
 
     @property
     def chunk_count(self) -> int:
@@ -66,6 +70,8 @@ class DownloadService:
         self.db = db
         self.blobs = blobs
         self.active: dict[str, Download] = {}
+        self._per_account = Tally()
+        self._per_ip = Tally()
 
     async def begin(
         self,
@@ -75,6 +81,7 @@ class DownloadService:
         start_seq: int,
         open_on_connection: int,
         binary: bool = False,
+        ip: str = "",
     ) -> Download:
         """Check the request and reserve a stream slot; the caller must call ``finish`` when the stream ends."""
         if version is not None and not is_version(version):
@@ -107,6 +114,15 @@ class DownloadService:
                 1.0,
                 f"at most {self.settings.max_downloads_per_connection} downloads at once per connection",
             )
+        ip = ip_key(ip)
+        if over(self._per_account, account_id, self.settings.max_downloads_per_account):
+            raise RateLimited(
+                1.0, f"at most {self.settings.max_downloads_per_account} downloads at once per account"
+            )
+        if over(self._per_ip, ip, self.settings.max_downloads_per_ip):
+            raise RateLimited(
+                1.0, f"at most {self.settings.max_downloads_per_ip} downloads at once per address"
+            )
         dl = Download(
             id=secrets.token_hex(8),
             account_id=account_id,
@@ -118,12 +134,17 @@ class DownloadService:
             chunk_size=chunk_size,
             start_seq=start_seq,
             binary=binary,
+            ip=ip,
         )
         self.active[dl.id] = dl
+        self._per_account.add(account_id)
+        self._per_ip.add(ip)
         return dl
 
     def finish(self, dl: Download) -> None:
-        self.active.pop(dl.id, None)
+        if self.active.pop(dl.id, None) is not None:
+            self._per_account.remove(dl.account_id)
+            self._per_ip.remove(dl.ip)
 
     @contextlib.asynccontextmanager
     async def open_file(self, dl: Download) -> AsyncIterator[int]:

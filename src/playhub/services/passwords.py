@@ -55,6 +55,27 @@ class Verified:
     new_hash: str | None = None  # set when the stored hash used other parameters and was recomputed
 
 
+class HashSlot:
+    """A reserved place in the hashing queue; released once, when its job ends or when it is given up unused."""
+
+    __slots__ = ("_service", "_released", "used")
+
+    def __init__(self, service: PasswordService) -> None:
+        self._service = service
+        self._released = False
+        self.used = False
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._service._release()
+
+    def give_up(self) -> None:
+        """Not needed after all (the request failed before hashing)."""
+        if not self.used:
+            self.release()
+
+
 class PasswordService:
     def __init__(self, settings: Settings) -> None:
         self.hasher = hasher_for(settings)
@@ -74,14 +95,24 @@ class PasswordService:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+    def reserve(self) -> HashSlot:
+        """Take a place in the queue now (raises 106 when it is full), to be used by ``verify``/``hash`` later.
+
+        Reserving before any other await lets a caller refuse at once, before it counts or looks anything up.
+        """
         with self._lock:
             if self._in_flight >= self.workers + self.queue_max:
-                wait = self._avg_s * (self._in_flight / self.workers)
+                # Half the queue's drain time: a slot frees long before the whole queue is done, and a client told
+                # to wait longer than needed would leave the workers idle.
+                wait = 0.5 * self._avg_s * (self._in_flight / self.workers)
                 busy = RateLimited(wait)
                 busy.message = f"the server is busy checking passwords: try again in {busy.retry_after_s} s"
                 raise busy
             self._in_flight += 1
+        return HashSlot(self)
+
+    async def _run(self, slot: HashSlot | None, fn: Callable[..., T], *args: object) -> T:
+        slot = slot or self.reserve()
 
         def job() -> T:
             t0 = time.perf_counter()
@@ -93,23 +124,24 @@ class PasswordService:
         try:
             future: Future[T] = self._pool.submit(job)
         except BaseException:
-            self._release(None)
+            slot.release()
             raise
         # Released when the job ends (or is cancelled before starting), not when the caller stops waiting: a client
         # that disconnects mid-login must not free a slot whose thread is still busy.
-        future.add_done_callback(self._release)
+        slot.used = True
+        future.add_done_callback(lambda _f: slot.release())
         return await asyncio.wrap_future(future)
 
-    def _release(self, _future: object) -> None:
+    def _release(self) -> None:
         with self._lock:
             self._in_flight -= 1
 
-    async def hash(self, password: str) -> str:
-        return await self._run(self.hasher.hash, password)
+    async def hash(self, password: str, slot: HashSlot | None = None) -> str:
+        return await self._run(slot, self.hasher.hash, password)
 
-    async def verify(self, stored_hash: str | None, password: str) -> Verified:
+    async def verify(self, stored_hash: str | None, password: str, slot: HashSlot | None = None) -> Verified:
         """Check ``password``; ``stored_hash`` None (no such account) costs the same and fails."""
-        return await self._run(self._verify, stored_hash, password)
+        return await self._run(slot, self._verify, stored_hash, password)
 
     def _verify(self, stored_hash: str | None, password: str) -> Verified:
         try:

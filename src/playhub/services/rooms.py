@@ -22,6 +22,7 @@ from typing import Any
 from playhub.protocol.errors import BadState, Forbidden, NotFound
 from playhub.sdk.tickets import player_ticket
 from playhub.services.events import EventBus
+from playhub.services.quotas import Tally, ip_key, over
 from playhub.services.room_states import RoomAction, RoomEvent, RoomState, require, transition
 from playhub.services.sessions import Peer, Principal, Role, SessionRegistry
 from playhub.services.votes import Vote, VoteService
@@ -69,6 +70,7 @@ class Room:
     game_host: str | None = None
     game_port: int | None = None
     subscribers: set[Peer] = field(default_factory=set)
+    creator: tuple[int, str] | None = None  # (account id, IP key) the room counts against while open
 
     def names(self) -> list[str]:
         return [m.username for m in self.members]
@@ -140,6 +142,8 @@ class RoomService:
         self._member_of: dict[int, Room] = {}  # account id -> room: a player is in at most one room
         self._grace: dict[int, asyncio.TimerHandle] = {}
         self._closing = False
+        self._rooms_per_account = Tally()
+        self._rooms_per_ip = Tally()
         sessions.subscribe(self._on_session)
 
     # --- reads -----------------------------------------------------------------------------------------------
@@ -206,6 +210,7 @@ class RoomService:
         self._require_free(user)
         if len(self.rooms) >= self.settings.max_rooms:
             raise BadState(f"the server has reached its limit of {self.settings.max_rooms} rooms")
+        creator = self._check_room_quota(user)
         # Room ids name log files and folders: keep them to safe characters whatever the game's name.
         prefix = _UNSAFE.sub("-", game.name.lower())[:64] or "room"
         room_id = f"{prefix}-{secrets.token_hex(4)}"
@@ -224,6 +229,7 @@ class RoomService:
             host=user.username,
         )
         self.rooms[room_id] = room
+        self._take_room_quota(room, creator)
         self._seat(room, user)
         log.info("%s created room %s (%s %s)", user.username, room_id, game.name, version.version)
         self._updated(room)
@@ -361,6 +367,7 @@ class RoomService:
         room.members.clear()
         room.ready.clear()
         self.rooms.pop(room.room_id, None)
+        self._release_room_quota(room)
         server, room.server = room.server, None
         self._fan_out(room, {"room": room.snapshot()}, [*former, *also])
         room.subscribers.clear()
@@ -662,6 +669,27 @@ class RoomService:
             self._remove(room, account_id, "was disconnected too long")
 
     # --- shutdown --------------------------------------------------------------------------------------------
+    # --- quotas: open rooms per creating account and per client IP ----------------------------------------------
+    def _check_room_quota(self, user: Principal) -> tuple[int, str]:
+        ip = ip_key(user.peer.remote_ip) if user.peer is not None else ""
+        s = self.settings
+        if over(self._rooms_per_account, user.account_id, s.max_rooms_per_account):
+            raise BadState(f"you already have {s.max_rooms_per_account} open rooms: close one first")
+        if over(self._rooms_per_ip, ip, s.max_rooms_per_ip):
+            raise BadState(f"this address already has {s.max_rooms_per_ip} open rooms: close one first")
+        return (user.account_id, ip)
+
+    def _take_room_quota(self, room: Room, creator: tuple[int, str]) -> None:
+        room.creator = creator
+        self._rooms_per_account.add(creator[0])
+        self._rooms_per_ip.add(creator[1])
+
+    def _release_room_quota(self, room: Room) -> None:
+        creator, room.creator = room.creator, None
+        if creator is not None:
+            self._rooms_per_account.remove(creator[0])
+            self._rooms_per_ip.remove(creator[1])
+
     async def close(self) -> None:
         self._closing = True
         for handle in self._grace.values():

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from playhub.protocol.errors import BadState, Forbidden, Unauthorized
+from playhub.services.quotas import check_sessions_per_connection
 from playhub.store import sessions as repo
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ class SessionRegistry:
         self.ttl_s = ttl_s
         self.touch_interval_s = touch_interval_s
         self.db = db
+        self.max_per_peer = 0  # sessions one connection may carry (0 = no limit); resuming counts too
         self._by_token: dict[bytes, Principal] = {}  # by SHA-256 of the token
         self._by_account: dict[tuple[Role, int], Principal] = {}
         self._by_name: dict[tuple[Role, str], Principal] = {}
@@ -217,6 +219,7 @@ class SessionRegistry:
             and principal.peer is not peer
             and (principal.peer is None or principal.peer.closed)
         ):
+            check_sessions_per_connection(self.sessions_of(peer), self.max_per_peer)
             self._bind(principal, peer)
             principal.disconnected_at = None
             principal.gone = False
@@ -277,6 +280,10 @@ class SessionRegistry:
             principal.gone = True
             self._emit("expire", principal)
         return len(due)
+
+    def sessions_of(self, peer: Peer) -> int:
+        """How many live sessions are bound to this connection (quotas, login timeout)."""
+        return len(self._by_peer.get(peer, ()))
 
     def sweep_expired(self, now: float | None = None) -> int:
         """Drop sessions past their sliding expiry (a connected one counts as in use and is extended)."""

@@ -104,8 +104,9 @@ class _Live:
         self.inflight.append(asyncio.gather(wrote, hashed))
 
     async def settle(self, keep: int = 0) -> None:
-        """Wait until at most ``keep`` chunks are still being written; a failed write raises ``ServerError``."""
-        while len(self.inflight) > keep:
+        """Wait until at most ``keep`` chunks are still being written; a failed write raises ``ServerError`` (also
+        when it finished meanwhile, so the chunk after a failed one hears of it)."""
+        while self.inflight and (len(self.inflight) > keep or self.inflight[0].done()):
             fut = self.inflight[0]
             try:
                 await asyncio.shield(fut)
@@ -136,7 +137,10 @@ class UploadService:
         self.events = events
         self.catalog = catalog
         self.limits = packages.ZipLimits(
-            max_unpacked_bytes=settings.max_unpacked_bytes, max_files=settings.max_package_files
+            max_unpacked_bytes=settings.max_unpacked_bytes,
+            max_files=settings.max_package_files,
+            max_manifest_bytes=settings.max_manifest_bytes,
+            max_package_ratio=settings.max_package_ratio,
         )
         self._live: dict[str, _Live] = {}
         self._loading = asyncio.Lock()
@@ -344,6 +348,7 @@ class UploadService:
                 f"you already have {self.settings.max_open_uploads_per_developer} unfinished uploads: finish or "
                 "cancel one first"
             )
+        await self._check_quota(developer_id, size_bytes)
         now = time.time()
         row = UploadRow(
             secrets.token_hex(16), game_id, version, developer_id, size_bytes, digest, 0, 0, now, now
@@ -359,6 +364,17 @@ class UploadService:
             "next_seq": 0,
             "received_bytes": 0,
         }
+
+    async def _check_quota(self, developer_id: int, needed: int, exclude_upload: str | None = None) -> None:
+        """100 when ``needed`` more bytes would take the developer past ``developer_storage_quota_bytes``."""
+        limit = self.settings.developer_storage_quota_bytes
+        used = await self.db.run(sql.storage_used, developer_id, exclude_upload)
+        if used + needed > limit:
+            raise InvalidRequest(
+                f"this needs {needed} bytes of storage, but you already use {used} of your {limit}-byte quota: "
+                "publish a smaller package or ask the operator for a larger quota",
+                {"limit": limit, "used": used, "needed": needed},
+            )
 
     async def _reopen(
         self, row: UploadRow, developer_id: int, size_bytes: int, digest: str | None, resume: bool
@@ -514,7 +530,7 @@ class UploadService:
         archive = self.blobs.archive(row.game_id, row.version)
         max_players = self.settings.max_players_limit
 
-        def unpack() -> packages.Manifest:
+        def unpack() -> tuple[packages.Manifest, int]:
             manifest = packages.inspect_zip(part, self.limits, max_players)
             if manifest.name != game.name:
                 raise packages.PackageError(
@@ -522,7 +538,8 @@ class UploadService:
                 )
             packages.remove_tree(stage)
             try:
-                packages.safe_extract(part, stage, self.limits)
+                # Every file and folder reaches the disk before the rename and the commit that acknowledge it.
+                unpacked = packages.safe_extract(part, stage, self.limits, durable=True)
                 for key, entry in (
                     ("entry_server", manifest.entry_server),
                     ("entry_client", manifest.entry_client),
@@ -532,19 +549,30 @@ class UploadService:
             except BaseException:
                 packages.remove_tree(stage)
                 raise
-            return manifest
+            return manifest, unpacked
 
         try:
-            manifest = await asyncio.to_thread(unpack)
+            manifest, unpacked = await asyncio.to_thread(unpack)
         except packages.PackageError as exc:
             raise InvalidRequest(str(exc)) from None
+        try:
+            await self._check_quota(row.developer_id, row.size_bytes + unpacked, exclude_upload=row.id)
+        except PlayHubError:
+            await asyncio.to_thread(packages.remove_tree, stage)
+            raise
 
         def move_into_place() -> None:
+            packages.fsync_path(part)
+            fresh = not target.parent.exists()
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():  # left by a crash that recovery has not seen (it runs at startup only)
                 packages.remove_tree(target)
             os.rename(stage, target)
             os.replace(part, archive)
+            # The renames are durable once the folders holding the new names are flushed.
+            packages.fsync_path(target.parent)
+            if fresh:
+                packages.fsync_path(target.parent.parent)
 
         def undo() -> None:
             packages.remove_tree(stage)
@@ -557,14 +585,22 @@ class UploadService:
 
         def commit(conn: Any) -> bool:
             if not catalog_sql.insert_version(
-                conn, row.game_id, row.version, parts, row.size_bytes, digest, manifest_json, time.time()
+                conn,
+                row.game_id,
+                row.version,
+                parts,
+                row.size_bytes,
+                digest,
+                manifest_json,
+                time.time(),
+                unpacked,
             ):
                 return False
             sql.delete(conn, row.id)
             return True
 
         try:
-            published = await self.db.run(commit)
+            published = await self.db.run_durable(commit)
         except BaseException:
             await asyncio.to_thread(undo)
             raise

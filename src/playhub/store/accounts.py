@@ -6,6 +6,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from playhub.names import name_key
+
 
 @dataclass(frozen=True, slots=True)
 class AccountRow:
@@ -16,11 +18,11 @@ class AccountRow:
 
 
 def create(conn: sqlite3.Connection, role: str, username: str, password_hash: str) -> int | None:
-    """Insert an account; None when the name is taken in that role's namespace."""
+    """Insert an account; None when the name, compared folded (``name_key``), is taken in that role's namespace."""
     try:
         cur = conn.execute(
-            "INSERT INTO accounts (role, username, password_hash, created_at) VALUES (?, ?, ?, ?)",
-            (role, username, password_hash, time.time()),
+            "INSERT INTO accounts (role, username, name_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+            (role, username, name_key(username), password_hash, time.time()),
         )
     except sqlite3.IntegrityError:
         return None
@@ -29,8 +31,8 @@ def create(conn: sqlite3.Connection, role: str, username: str, password_hash: st
 
 def find(conn: sqlite3.Connection, role: str, username: str) -> AccountRow | None:
     row = conn.execute(
-        "SELECT id, role, username, password_hash FROM accounts WHERE role = ? AND username = ?",
-        (role, username),
+        "SELECT id, role, username, password_hash FROM accounts WHERE role = ? AND name_key = ?",
+        (role, name_key(username)),
     ).fetchone()
     return AccountRow(*row) if row else None
 

@@ -7,6 +7,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from playhub.names import name_key
+
 
 @dataclass(frozen=True, slots=True)
 class GameRow:
@@ -46,7 +48,7 @@ def get_game(conn: sqlite3.Connection, game_id: str) -> GameRow | None:
 
 
 def get_game_by_name(conn: sqlite3.Connection, name: str) -> GameRow | None:
-    row = conn.execute(f"SELECT {_GAME_COLS} FROM games WHERE name = ?", (name,)).fetchone()
+    row = conn.execute(f"SELECT {_GAME_COLS} FROM games WHERE name_key = ?", (name_key(name),)).fetchone()
     return GameRow(*row) if row else None
 
 
@@ -91,16 +93,17 @@ def create_game(
     min_players: int | None,
     now: float,
 ) -> bool:
-    """Insert a game; False when the name is already taken (names are unique in the store)."""
+    """Insert a game; False when the name is already taken (names are unique in the store, compared folded)."""
     try:
         conn.execute(
-            "INSERT INTO games (id, developer_id, name, display_name, description, game_type, max_players, "
+            "INSERT INTO games (id, developer_id, name, name_key, display_name, description, game_type, max_players, "
             "min_players, status, latest_version, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ONLINE', NULL, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ONLINE', NULL, ?, ?)",
             (
                 game_id,
                 developer_id,
                 name,
+                name_key(name),
                 display_name,
                 description,
                 game_type,
@@ -161,6 +164,7 @@ def insert_version(
     checksum: str,
     manifest_json: str,
     now: float,
+    unpacked_bytes: int = 0,
 ) -> bool:
     """Record a published version and make it the latest, unless it is not newer than the current latest (False).
 
@@ -174,9 +178,9 @@ def insert_version(
     if row is not None and tuple(row) >= parts:
         return False
     conn.execute(
-        "INSERT INTO versions (game_id, version, major, minor, patch, size_bytes, checksum, manifest, uploaded_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (game_id, version, *parts, size_bytes, checksum, manifest_json, now),
+        "INSERT INTO versions (game_id, version, major, minor, patch, size_bytes, checksum, manifest, uploaded_at, "
+        "unpacked_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (game_id, version, *parts, size_bytes, checksum, manifest_json, now, unpacked_bytes),
     )
     conn.execute("UPDATE games SET latest_version = ?, updated_at = ? WHERE id = ?", (version, now, game_id))
     return True

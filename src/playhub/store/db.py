@@ -17,13 +17,21 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+from playhub.names import name_key
+
 T = TypeVar("T")
 log = logging.getLogger("playhub.store")
+
+
+def _sql_name_key(value: object) -> str | None:
+    return name_key(value) if isinstance(value, str) else None
 
 
 def _connect(path: Path | str) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
     conn.row_factory = sqlite3.Row
+    # Folded names (NFKC + case folding) in SQL too: migrations and triggers key names with the same rule as Python.
+    conn.create_function("name_key", 1, _sql_name_key, deterministic=True)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(
         "PRAGMA synchronous=NORMAL"
@@ -47,13 +55,26 @@ def migrate(conn: sqlite3.Connection) -> int:
     """Apply every migration newer than the database's ``user_version``, each in its own transaction."""
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     for number, name, script in migrations():
-        if number <= current:
+        if number <= current and not _missing(conn, script):
             continue
         log.info("applying migration %s", name)
         # executescript commits on its own; wrap so a failing script leaves user_version where it was.
-        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
-        current = number
+        version = max(current, number)
+        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
+        current = max(current, number)
     return current
+
+
+def _missing(conn: sqlite3.Connection, script: str) -> bool:
+    """Whether a migration numbered at or below ``user_version`` was still never applied: a script whose first line is
+    ``-- marks: table.column`` names a column it adds, so a database that reached a higher number before this script
+    existed gets it late instead of never."""
+    first = script.split("\n", 1)[0]
+    if not first.startswith("-- marks: "):
+        return False
+    table, _, column = first.removeprefix("-- marks: ").strip().partition(".")
+    columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    return bool(columns) and column not in columns
 
 
 class Database:
@@ -70,23 +91,34 @@ class Database:
     async def open(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self.open_sync)
 
-    def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    def _call(self, fn: Callable[..., T], args: tuple[Any, ...], durable: bool = False) -> T:
         conn = self._conn
         if conn is None:
             raise RuntimeError("database is closed")
         with self._lock:
-            conn.execute("BEGIN IMMEDIATE")
+            if durable:  # the pragma cannot change inside a transaction
+                conn.execute("PRAGMA synchronous=FULL")
             try:
-                result = fn(conn, *args)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(conn, *args)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                if durable:
+                    conn.execute("PRAGMA synchronous=NORMAL")
             return result
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` in the database thread, in one transaction."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, fn, args)
+
+    async def run_durable(self, fn: Callable[..., T], *args: Any) -> T:
+        """Like ``run``, but the commit is on stable storage when this returns (``synchronous=FULL`` syncs the WAL on
+        commit): for writes whose answer promises durability, such as a published version."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, fn, args, True)
 
     def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Same as ``run`` for code that is not on the event loop (startup, tools, tests)."""
@@ -95,6 +127,11 @@ class Database:
     async def close(self) -> None:
         def _close() -> None:
             if self._conn is not None:
+                # A clean shutdown folds the WAL back into the database file, so the next start replays nothing.
+                try:
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error as exc:
+                    log.warning("WAL checkpoint at shutdown failed: %s", exc)
                 self._conn.close()
                 self._conn = None
 

@@ -85,3 +85,18 @@ def list_idle(conn: sqlite3.Connection, before: float) -> list[UploadRow]:
     return [
         UploadRow(*r) for r in conn.execute(f"SELECT {_COLS} FROM uploads WHERE updated_at < ?", (before,))
     ]
+
+
+def storage_used(conn: sqlite3.Connection, developer_id: int, exclude_upload: str | None = None) -> int:
+    """Bytes a developer's packages take on disk (archives and unpacked files of every published version) plus the
+    announced size of their open uploads (parts in progress), except ``exclude_upload``."""
+    published = conn.execute(
+        "SELECT COALESCE(SUM(v.size_bytes + v.unpacked_bytes), 0) FROM versions v JOIN games g ON g.id = v.game_id "
+        "WHERE g.developer_id = ?",
+        (developer_id,),
+    ).fetchone()[0]
+    pending = conn.execute(
+        "SELECT COALESCE(SUM(size_bytes), 0) FROM uploads WHERE developer_id = ? AND id IS NOT ?",
+        (developer_id, exclude_upload),
+    ).fetchone()[0]
+    return int(published) + int(pending)

@@ -203,15 +203,24 @@ class CgroupManager:
             return None
         return cls(hierarchies, limits)
 
-    @staticmethod
-    def _try(h: _Hierarchy) -> _Hierarchy | None:
-        """Create the instance folder; for v2, enable the controllers it can delegate. None when not writable."""
+    @classmethod
+    def _try(cls, h: _Hierarchy) -> _Hierarchy | None:
+        """Create the instance folder (for v2, with the controllers it can delegate) to learn whether this hierarchy
+        is usable; None when it is not writable. The folder is removed again if no match is in it: it is made anew
+        at the first match, so that instances which never start a match leave nothing behind."""
         try:
-            h.base.mkdir(parents=True, exist_ok=True)
+            cls._make_base(h)
         except OSError:
             return None
+        with contextlib.suppress(OSError):
+            h.base.rmdir()  # fails, as it should, when leftover matches are in it (reap takes care of them)
+        return h
+
+    @staticmethod
+    def _make_base(h: _Hierarchy) -> None:
+        h.base.mkdir(parents=True, exist_ok=True)
         if h.version == 1:
-            return h
+            return
         wanted = {"memory", "pids", "cpu"}
         # A controller reaches the match cgroups only if every level from PlayHub's own cgroup down enables it. A
         # level that holds processes refuses (v2's "no internal processes" rule); v2 then gives membership and
@@ -229,7 +238,6 @@ class CgroupManager:
         except OSError:
             enabled = set()
         h.controllers = frozenset(enabled)
-        return h
 
     def create(self, room: str) -> RoomCgroup:
         """A fresh cgroup for one match, with the per-match limits (blocking)."""
@@ -239,6 +247,11 @@ class CgroupManager:
         lim = self.limits
         try:
             for h in self.hierarchies:
+                if not h.base.is_dir():
+                    controllers = h.controllers
+                    self._make_base(h)
+                    if h.version == 2:
+                        h.controllers &= controllers  # never more than what detect() planned around
                 folder = h.base / room
                 folder.mkdir(exist_ok=False)
                 folders.append(folder)
@@ -286,6 +299,7 @@ class CgroupManager:
             if n:
                 log.warning("killed %d leftover process(es) of match cgroup %s", n, room)
             killed += n
+        self.close()
         return killed
 
     def close(self) -> None:

@@ -22,9 +22,11 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from playhub.settings import Settings
 from playhub.supervisor import peers, pidfiles, sandbox
@@ -79,6 +81,43 @@ def read_tail(path: Path, limit: int) -> str:
     return data.decode("utf-8", "replace").strip()
 
 
+class ChildProcess:
+    """A started game-server process whose exit is awaited without blocking the event loop: through a pidfd the loop
+    watches, or (kernels without pidfd) a thread of its own. Same surface as asyncio's Process: ``pid``,
+    ``returncode`` (negative: killed by that signal) and ``wait()``."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+        self.returncode: int | None = None
+        loop = asyncio.get_running_loop()
+        self._done: asyncio.Future[int] = loop.create_future()
+        try:
+            fd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            threading.Thread(target=self._wait_in_thread, args=(loop,), name=f"wait-{self.pid}", daemon=True).start()
+        else:
+            loop.add_reader(fd, self._on_exit, loop, fd)
+
+    def _on_exit(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        loop.remove_reader(fd)
+        os.close(fd)
+        self._set(self.popen.wait())  # readable = exited: this reaps it at once
+
+    def _wait_in_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        code = self.popen.wait()
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(self._set, code)
+
+    def _set(self, code: int) -> None:
+        self.returncode = code
+        if not self._done.done():
+            self._done.set_result(code)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._done)
+
+
 @dataclass(slots=True)
 class Match:
     """What one match holds besides its main process: a uid, a cgroup, a run folder. Blocking methods."""
@@ -129,7 +168,7 @@ class GameServer:
     def __init__(
         self,
         room_id: str,
-        proc: asyncio.subprocess.Process,
+        proc: ChildProcess,
         port: int,
         log_path: Path,
         pidfile: Path,
@@ -389,29 +428,42 @@ class Supervisor:
         except OSError as exc:
             await asyncio.to_thread(match.release)
             raise SpawnFailed(f"cannot open the room log: {exc}") from None
+        popen_args: dict[str, Any] = {
+            "cwd": str(match.run.game),
+            "env": env,
+            "stdin": subprocess.DEVNULL,
+            "stdout": fd,
+            "stderr": subprocess.STDOUT,
+            "start_new_session": True,
+            "preexec_fn": preexec(
+                limits,
+                match.cgroup.join_paths() if match.cgroup is not None else (),
+                match.account.uid if match.account.isolated else None,
+                match.account.gid if match.account.isolated else None,
+            ),
+        }
+        # Fork and exec in a thread: the parent waits until the child has exec'd, and joining a cgroup between the
+        # two can take the kernel an RCU grace period (milliseconds) that the event loop must not spend blocked.
+        start = asyncio.ensure_future(asyncio.to_thread(subprocess.Popen, argv, **popen_args))
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                cwd=str(match.run.game),
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=fd,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=preexec(
-                    limits,
-                    match.cgroup.join_paths() if match.cgroup is not None else (),
-                    match.account.uid if match.account.isolated else None,
-                    match.account.gid if match.account.isolated else None,
-                ),
-            )
+            popen = await asyncio.shield(start)
         except (OSError, subprocess.SubprocessError) as exc:
             # A missing interpreter (OSError), or a failure between fork and exec: joining the cgroup, lowering a
             # limit, switching to the match's uid (SubprocessError, "Exception occurred in preexec_fn").
             await asyncio.to_thread(match.release)
             raise SpawnFailed(f"cannot start the game server with {python}: {exc}") from None
+        except asyncio.CancelledError:
+            # The fork goes on in its thread: whatever it started must not outlive the cancelled spawn.
+            with contextlib.suppress(Exception):
+                started = await start
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(started.pid, signal.SIGKILL)
+                await asyncio.to_thread(started.wait)
+            await asyncio.to_thread(match.release)
+            raise
         finally:
             os.close(fd)
+        proc = ChildProcess(popen)
         pidfile = await asyncio.to_thread(pidfiles.write, self.pid_dir, room_id, proc.pid, proc.pid)
         server = GameServer(room_id, proc, port, log_path, pidfile, s.game_server_stop_grace_s, match)
         self._servers.add(server)

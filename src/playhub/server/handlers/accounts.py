@@ -4,31 +4,45 @@ from __future__ import annotations
 
 from playhub.protocol.schemas import Credentials, Empty
 from playhub.server.router import Context, Listener, Routes
+from playhub.services.quotas import check_sessions_per_connection, ip_key
 from playhub.services.sessions import Role
 
 routes = Routes()
 
 
+def _admit(ctx: Context, register: bool = False) -> None:
+    """Quotas checked before any work is done: sessions on this connection (105), registrations per IP (106)."""
+    check_sessions_per_connection(
+        ctx.app.sessions.sessions_of(ctx.conn), ctx.app.settings.max_sessions_per_connection
+    )
+    if register:
+        ctx.app.registrations.admit(ip_key(ctx.conn.remote_ip))
+
+
 @routes.command("REGISTER_DEV", Credentials, role=None, listeners=Listener.DEV)
 async def register_dev(ctx: Context, p: Credentials) -> dict:
+    _admit(ctx, register=True)
     user = await ctx.app.accounts.register(Role.DEVELOPER, p.username, p.password, ctx.conn)
     return {"session_token": user.token, "username": user.username}
 
 
 @routes.command("LOGIN_DEV", Credentials, role=None, listeners=Listener.DEV)
 async def login_dev(ctx: Context, p: Credentials) -> dict:
+    _admit(ctx)
     user = await ctx.app.accounts.login(Role.DEVELOPER, p.username, p.password, ctx.conn, ctx.conn.remote_ip)
     return {"session_token": user.token, "username": user.username}
 
 
 @routes.command("REGISTER_PLAYER", Credentials, role=None, listeners=Listener.LOBBY)
 async def register_player(ctx: Context, p: Credentials) -> dict:
+    _admit(ctx, register=True)
     user = await ctx.app.accounts.register(Role.PLAYER, p.username, p.password, ctx.conn)
     return {"session_token": user.token, "username": user.username}
 
 
 @routes.command("LOGIN_PLAYER", Credentials, role=None, listeners=Listener.LOBBY)
 async def login_player(ctx: Context, p: Credentials) -> dict:
+    _admit(ctx)
     user = await ctx.app.accounts.login(Role.PLAYER, p.username, p.password, ctx.conn, ctx.conn.remote_ip)
     return {"session_token": user.token, "username": user.username}
 

@@ -86,7 +86,9 @@ async def download_begin(ctx: Context, p: DownloadBegin) -> dict[str, Any]:
             '"encoding": "binary" needs a length-prefixed connection (binary frames cannot be lines)'
         )
     mine = _downloads_of(ctx.conn)
-    dl = await service.begin(ctx.user.account_id, p.game_id, p.version, p.start_seq, len(mine), binary)
+    dl = await service.begin(
+        ctx.user.account_id, p.game_id, p.version, p.start_seq, len(mine), binary, ip=ctx.conn.remote_ip
+    )
     # The task first runs after this handler returns, and the router writes the answer without yielding in between:
     # the client always sees the ok answer before the first DOWNLOAD_CHUNK.
     if binary and ctx.app.settings.download_sendfile:
