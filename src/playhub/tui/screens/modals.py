@@ -111,7 +111,7 @@ class VoteModal(ModalScreen[bool | None]):
         self.remaining = float(payload.get("timeout_s") or 30.0)
         self.room = room or {}
         self._answered = False
-        self._closed = False
+        self._vote_done = False
 
     def compose(self) -> ComposeResult:
         game = self.room.get("display_name") or self.room.get("game_name") or "the game"
@@ -131,9 +131,9 @@ class VoteModal(ModalScreen[bool | None]):
     def finish(self, result: bool | None) -> None:
         """Dismiss once. Our VOTE's answer and the VOTE_RESULT push race (the last voter's VOTE decides the vote);
         a second dismiss would pop the screen under the modal and throw the player out of the room."""
-        if self._closed or is_gone(self):
+        if self._vote_done or is_gone(self):
             return
-        self._closed = True
+        self._vote_done = True
         self.dismiss(result)
 
     def _tick(self) -> None:
