@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -42,6 +41,10 @@ from playhub import packages
 from playhub.client import Client, ConnectionLost, ServerAddress, resolve_address
 from playhub.client.publishing import check_folder, find_my_game, publish_folder
 from playhub.protocol.errors import BadState, Conflict, PlayHubError, Unauthorized
+
+# Server strings (names, descriptions, reviews, error messages) are typed by other people: every one printed goes
+# through this, which removes terminal control sequences and escapes Rich markup.
+from playhub.tui.format import safe_console_markup as escape
 from playhub.wire.framing import Framing
 
 T = TypeVar("T")
@@ -199,14 +202,14 @@ def games_table(games: list[dict[str, Any]], numbered: bool = False) -> Table:
         table.add_column(col)
     for i, g in enumerate(games, 1):
         players = f"{g.get('min_players', g['max_players'])}-{g['max_players']}"
-        status = g["status"] if g["status"] == "ONLINE" else f"[yellow]{g['status']}[/]"
+        status = escape(g["status"]) if g["status"] == "ONLINE" else f"[yellow]{escape(g['status'])}[/]"
         row = [
-            g["name"],
+            escape(g["name"]),
             escape(str(g.get("display_name", ""))),
-            g.get("game_type", ""),
-            players,
+            escape(g.get("game_type", "")),
+            escape(players),
             status,
-            g.get("latest_version") or "-",
+            escape(g.get("latest_version") or "-"),
             str(g.get("version_count", "")),
             fmt_score(g),
         ]
@@ -215,12 +218,12 @@ def games_table(games: list[dict[str, Any]], numbered: bool = False) -> Table:
 
 
 def versions_table(name: str, versions: list[dict[str, Any]]) -> Table:
-    table = Table(title=f"Versions of {name}")
+    table = Table(title=f"Versions of {escape(name)}")
     for col in ("version", "uploaded", "size", "latest"):
         table.add_column(col)
     for v in versions:
         table.add_row(
-            v["version"],
+            escape(v["version"]),
             fmt_time(v.get("uploaded_at")),
             f"{v.get('size_bytes', 0):,} B",
             "yes" if v["is_latest"] else "",
@@ -429,7 +432,7 @@ def reviews_view(name: str, answer: dict[str, Any]) -> Table:
             fmt_time(r.get("created_at")),
             escape(str(r.get("player"))),
             "★" * score + "☆" * (5 - score),
-            escape(str(r.get("comment") or "")),
+            escape(r.get("comment") or "", multiline=True),
         )
     return table
 
@@ -678,7 +681,7 @@ class DevConsole:
             self.console.print("You have no games yet: choose 'Publish a new game' first.")
             return None
         self.console.print(games_table(games, numbered=True))
-        labels = [f"{g['name']} ({g.get('latest_version') or 'no version'}, {g['status']})" for g in games]
+        labels = [escape(f"{g['name']} ({g.get('latest_version') or 'no version'}, {g['status']})") for g in games]
         choice = self.choose(title, labels, back="Back")
         return games[choice - 1] if choice else None
 
@@ -746,7 +749,7 @@ class DevConsole:
                 continue
             what = "new game" if result["created"] else "new version"
             self.console.print(
-                f"[green]Published {what}: {escape(str(folder.name))} {result['version']}.[/]",
+                f"[green]Published {what}: {escape(str(folder.name))} {escape(result['version'])}.[/]",
                 highlight=False,
             )
             return
@@ -771,8 +774,8 @@ class DevConsole:
             return
         hint = self.request("VERSION_HINT", {"game_id": game["game_id"]})
         self.console.print(
-            f"Latest version: [bold]{hint['latest_version'] or 'none'}[/]; "
-            f"suggested next: [bold]{hint['suggested_version']}[/]"
+            f"Latest version: [bold]{escape(hint['latest_version'] or 'none')}[/]; "
+            f"suggested next: [bold]{escape(hint['suggested_version'])}[/]"
         )
         picked = self.ask_folder(self.last_folder.get(game["name"]))
         if picked is None:
@@ -780,7 +783,7 @@ class DevConsole:
         folder, manifest = picked
         if manifest.name != game["name"]:
             self.console.print(
-                f"[red]This folder's manifest names '{manifest.name}', not '{game['name']}'.[/]",
+                f"[red]This folder's manifest names '{escape(manifest.name)}', not '{escape(game['name'])}'.[/]",
                 highlight=False,
             )
             return
@@ -813,7 +816,7 @@ class DevConsole:
         if not self.confirm(question):
             return
         self.request("SET_GAME_STATUS", {"game_id": game["game_id"], "status": new})
-        self.console.print(f"[green]{game['name']} is now {'delisted' if new == 'OFFLINE' else 'listed'}.[/]")
+        self.console.print(f"[green]{escape(game['name'])} is now {'delisted' if new == 'OFFLINE' else 'listed'}.[/]")
 
     def logout(self) -> None:
         with contextlib.suppress(PlayHubError):

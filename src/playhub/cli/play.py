@@ -37,6 +37,7 @@ from playhub.client import Client, ServerAddress, resolve_address
 from playhub.packages import PackageError
 from playhub.protocol.errors import PlayHubError
 from playhub.tui.format import installed_text, newer, players_text, score_text, when
+from playhub.tui.format import safe_console_markup as safe
 from playhub.wire.framing import Framing
 
 EPILOG = """\
@@ -151,10 +152,10 @@ def _run(
     try:
         asyncio.run(_connected(args, command, console))
     except CommandError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {safe(exc)}")
         return 1
     except PlayHubError as exc:
-        err.print(f"[red]error:[/red] {exc.message} (code {int(exc.code)})")
+        err.print(f"[red]error:[/red] {safe(exc.message)} (code {int(exc.code)})")
         return 1
     return 0
 
@@ -220,13 +221,13 @@ async def cmd_games(client: Client, args: argparse.Namespace, console: Console) 
     for g in games:
         have = library.installed_version(str(g.get("name")))
         table.add_row(
-            str(g.get("name")),
-            str(g.get("display_name") or ""),
-            str(g.get("game_type") or "").upper(),
-            players_text(g),
-            str(g.get("latest_version") or "—"),
+            safe(g.get("name")),
+            safe(g.get("display_name") or ""),
+            safe(str(g.get("game_type") or "").upper()),
+            safe(players_text(g)),
+            safe(g.get("latest_version") or "—"),
             score_text(g),
-            installed_text(have, g.get("latest_version")),
+            safe(installed_text(have, g.get("latest_version"))),
         )
     console.print(table)
 
@@ -236,26 +237,28 @@ async def cmd_show(client: Client, args: argparse.Namespace, console: Console) -
     d = await client.request("GET_GAME_DETAIL", {"game_id": game["game_id"]})
     reviews = (await client.request("LIST_REVIEWS", {"game_id": game["game_id"]})).get("reviews", [])
     have = _library(args, str(client.username)).installed_version(str(d.get("name")))
-    console.print(f"[b]{d.get('display_name')}[/b] ({d.get('name')}, id {d.get('game_id')})")
+    # Everything below was typed by other people: shown literally, never as markup or terminal controls.
+    console.print(f"[b]{safe(d.get('display_name'))}[/b] ({safe(d.get('name'))}, id {safe(d.get('game_id'))})")
     console.print(
-        f"by {d.get('author')} · {str(d.get('game_type')).upper()} · {players_text(d)} players · {score_text(d)}"
+        f"by {safe(d.get('author'))} · {safe(str(d.get('game_type')).upper())} · {safe(players_text(d))} players · "
+        f"{score_text(d)}"
     )
     console.print()
-    console.print(str(d.get("description") or "No description yet."))
+    console.print(safe(d.get("description") or "No description yet.", multiline=True))
     console.print()
     versions = [str(v.get("version")) for v in d.get("versions") or []]
-    console.print(f"Latest version: [b]{d.get('latest_version')}[/b]   all: {', '.join(versions) or '—'}")
-    console.print(f"Installed here: {installed_text(have, d.get('latest_version')) if have else 'no'}")
+    console.print(f"Latest version: [b]{safe(d.get('latest_version'))}[/b]   all: {safe(', '.join(versions) or '—')}")
+    console.print(f"Installed here: {safe(installed_text(have, d.get('latest_version'))) if have else 'no'}")
     console.print()
     if not reviews:
         console.print("No reviews yet.")
     for r in reviews:
         score = int(r.get("score") or 0)
         console.print(
-            f"{'★' * score}{'☆' * (5 - score)}  [b]{r.get('player')}[/b]  {when(r.get('created_at'))}"
+            f"{'★' * score}{'☆' * (5 - score)}  [b]{safe(r.get('player'))}[/b]  {when(r.get('created_at'))}"
         )
         if r.get("comment"):
-            console.print(f"    {r.get('comment')}")
+            console.print(f"    {safe(r.get('comment'), multiline=True)}")
 
 
 async def cmd_download(client: Client, args: argparse.Namespace, console: Console) -> None:
@@ -267,7 +270,8 @@ async def cmd_download(client: Client, args: argparse.Namespace, console: Consol
     target = args.version or game.get("latest_version")
     if args.version is None and have is not None and not newer(target, have):
         console.print(
-            f"{game.get('display_name')} {have} is installed and up to date ({library.version_dir(game['name'], have)})."
+            f"{safe(game.get('display_name'))} {safe(have)} is installed and up to date "
+            f"({safe(library.version_dir(game['name'], have))})."
         )
         return
     with Progress(
@@ -279,7 +283,7 @@ async def cmd_download(client: Client, args: argparse.Namespace, console: Consol
         console=console,
         transient=False,
     ) as progress:
-        task = progress.add_task(f"{game.get('name')} {target}", total=None)
+        task = progress.add_task(f"{safe(game.get('name'))} {safe(target)}", total=None)
 
         def on_progress(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
@@ -291,7 +295,7 @@ async def cmd_download(client: Client, args: argparse.Namespace, console: Consol
         except PackageError as exc:
             raise CommandError(f"the package could not be installed: {exc}") from exc
     verb = "Updated" if have else "Installed"
-    console.print(f"{verb} {game.get('display_name')} {installed.version} in {installed.path}")
+    console.print(f"{verb} {safe(game.get('display_name'))} {safe(installed.version)} in {safe(installed.path)}")
 
 
 def cmd_library(args: argparse.Namespace) -> int:
@@ -314,7 +318,7 @@ def cmd_library(args: argparse.Namespace) -> int:
     for col in ("Game", "Versions", "Newest", "Folder"):
         table.add_column(col)
     for name, game in sorted(installed.items()):
-        table.add_row(name, ", ".join(library.versions(name)), game.version, str(game.path))
+        table.add_row(safe(name), safe(", ".join(library.versions(name))), safe(game.version), safe(game.path))
     console.print(table)
     return 0
 
@@ -330,12 +334,12 @@ async def cmd_rooms(client: Client, args: argparse.Namespace, console: Console) 
     for r in rooms:
         players = r.get("players") or []
         table.add_row(
-            str(r.get("room_id")),
-            str(r.get("display_name") or r.get("game_name")),
-            str(r.get("version")),
-            str(r.get("host")),
-            f"{len(players)}/{r.get('max_players')}: {', '.join(players)}",
-            str(r.get("status")),
+            safe(r.get("room_id")),
+            safe(r.get("display_name") or r.get("game_name")),
+            safe(r.get("version")),
+            safe(r.get("host")),
+            safe(f"{len(players)}/{r.get('max_players')}: {', '.join(map(str, players))}"),
+            safe(r.get("status")),
         )
     console.print(table)
 
@@ -347,7 +351,7 @@ async def cmd_review(client: Client, args: argparse.Namespace, console: Console)
     )
     detail = await client.request("GET_GAME_DETAIL", {"game_id": game["game_id"]})
     console.print(
-        f"Review saved: {'★' * args.score} for {game.get('display_name')}. Now {score_text(detail)}."
+        f"Review saved: {'★' * args.score} for {safe(game.get('display_name'))}. Now {score_text(detail)}."
     )
 
 
@@ -376,10 +380,10 @@ def cmd_register(args: argparse.Namespace) -> int:
     try:
         asyncio.run(_register(address, user, password))
     except (OSError, TimeoutError) as exc:
-        err.print(f"[red]error:[/red] cannot reach the lobby at {address}: {exc}")
+        err.print(f"[red]error:[/red] cannot reach the lobby at {safe(address)}: {safe(exc)}")
         return 1
     except PlayHubError as exc:
-        err.print(f"[red]error:[/red] {exc.message} (code {int(exc.code)})")
+        err.print(f"[red]error:[/red] {safe(exc.message)} (code {int(exc.code)})")
         return 1
     Console().print(f"Registered player '{user}' on {address.host}:{address.port}. Now run: playhub play")
     return 0

@@ -20,6 +20,7 @@ from textual.reactive import reactive
 
 from playhub.client import ConnectionLost, ServerAddress
 from playhub.protocol.errors import PlayHubError
+from playhub.tui.format import safe_text
 from playhub.tui.launcher import GameOutcome, GameStart, LaunchError, LaunchPlan, plan_launch, run_game_client
 from playhub.tui.messages import ConnectionChanged, GameFinished, ServerPush
 from playhub.tui.session import ConnState, PlayerSession, StateChange
@@ -93,7 +94,7 @@ class PlayerApp(App[None]):
 
         root = self._downloads_root or default_downloads_root()
         self.library = LocalLibrary(root, self.session.username)
-        self.sub_title = f"{self.session.username} @ {self.address.host}:{self.address.port}"
+        self.sub_title = safe_text(f"{self.session.username} @ {self.address.host}:{self.address.port}")
         self.switch_screen(HomeScreen())
 
     @work(exclusive=True, group="account")
@@ -151,20 +152,27 @@ class PlayerApp(App[None]):
         timeout: float | None = None,
         markup: bool = True,
     ) -> None:
-        # Notifications quote server messages and names chosen by other people: always shown literally.
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+        # Notifications quote server messages and names chosen by other people: always shown literally, without
+        # terminal control characters.
+        super().notify(
+            safe_text(message, multiline=True),
+            title=safe_text(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     # --- helpers for screens ------------------------------------------------------------------------------------
     @staticmethod
     def describe_error(exc: BaseException) -> str:
         """A sentence for the player (no tracebacks): the server's message, or what went wrong locally."""
         if isinstance(exc, PlayHubError):
-            return exc.message
+            return safe_text(exc.message)  # the server's text may quote names other people chose
         if isinstance(exc, ConnectionLost | ConnectionError):
             return "the connection to the server was lost; it will come back by itself"
         if isinstance(exc, TimeoutError):
             return "the server did not answer in time"
-        return str(exc) or type(exc).__name__
+        return safe_text(str(exc) or type(exc).__name__)
 
     async def download(
         self, game_id: str, version: str | None = None, *, progress: ProgressCallback | None = None

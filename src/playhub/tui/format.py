@@ -1,11 +1,50 @@
-"""Formatting helpers shared by the screens and the ``playhub play`` subcommands."""
+"""Formatting helpers shared by the screens and the ``playhub play``/``playhub dev`` subcommands.
+
+Every string that comes from the server (names, descriptions, comments, room and error texts) was typed by someone else:
+``safe_text`` makes it inert for a terminal (no escape sequences, control characters or bidirectional overrides) and
+``safe_markup``/``safe_console_markup`` additionally keep it from being read as Textual or Rich markup.
+"""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
+from rich.markup import escape as _rich_escape
+
+from playhub.names import UNSAFE_CHARS
 from playhub.packages import PackageError, parse_version
+
+# Whole escape sequences go, not only their ESC, so no "[2J" debris is left: CSI (ESC [ or the C1 byte 0x9B) with its
+# parameters, OSC/DCS/APC/PM/SOS strings up to their terminator, and two-byte ESC sequences.
+_SEQUENCES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[\]P_^X]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+)
+_LINE_BREAKS = re.compile(r"\r\n|[\n\t\r\v\f\x85\u2028\u2029]")
+
+
+def safe_text(value: object, *, multiline: bool = False) -> str:
+    """``value`` as text a terminal shows literally: escape sequences, C0/C1 control characters, DEL and bidi
+    overrides removed. With ``multiline`` newlines and tabs stay; without, every line break or tab becomes a space."""
+    text = value if isinstance(value, str) else str(value)
+    text = _SEQUENCES.sub("", text)
+    if multiline:
+        text = text.replace("\r\n", "\n")
+        return "".join(ch for ch in text if ch in "\n\t" or not UNSAFE_CHARS.match(ch))
+    return UNSAFE_CHARS.sub("", _LINE_BREAKS.sub(" ", text))
+
+
+def safe_markup(value: object, *, multiline: bool = False) -> str:
+    """``safe_text`` escaped for Textual markup (widgets with ``markup=True``): every ``[`` is shown literally."""
+    return safe_text(value, multiline=multiline).replace("[", "\\[")
+
+
+def safe_console_markup(value: object, *, multiline: bool = False) -> str:
+    """``safe_text`` escaped for Rich console markup (``Console.print``, table cells), whose escaping rules differ."""
+    return _rich_escape(safe_text(value, multiline=multiline))
 
 
 def score_text(game: dict[str, Any]) -> str:

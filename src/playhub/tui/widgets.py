@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rich.markup import escape
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.data_table import CellDoesNotExist
 from textual.widgets.option_list import Option
+
+from playhub.tui.format import safe_markup, safe_text
 
 _DIGIT_BINDINGS = [Binding(str(n), f"pick({n})", f"pick {n}", show=False) for n in range(1, 10)]
 
@@ -37,7 +38,7 @@ class ConnectionBanner(Static):
         self.watch(self.app, "banner", self._show, init=True)
 
     def _show(self, text: str) -> None:
-        self.update(escape(text))
+        self.update(safe_markup(text))
         self.set_class(bool(text), "-shown")
 
 
@@ -61,7 +62,7 @@ class NumberedMenu(OptionList):
         for n, (entry_id, label) in enumerate(entries, 1):
             disabled = label.startswith("-")
             text = label[1:] if disabled else label
-            self.add_option(Option(f"[b]{n}[/b]  {escape(text)}", id=entry_id, disabled=disabled))
+            self.add_option(Option(f"[b]{n}[/b]  {safe_markup(text)}", id=entry_id, disabled=disabled))
         if self.option_count:
             self.highlighted = min(highlighted or 0, self.option_count - 1)
 
@@ -87,8 +88,8 @@ class NumberedTable(DataTable):
         for col in columns:
             self.add_column(col, key=col)
         for n, (key, cells) in enumerate(rows, 1):
-            # Cells carry names and text from the server: show them as they are, never as markup.
-            shown = [Text(c) if isinstance(c, str) else c for c in cells]
+            # Cells carry names and text from the server: shown literally, never as markup or terminal controls.
+            shown = [Text(safe_text(c)) if isinstance(c, str) else c for c in cells]
             self.add_row(str(n), *shown, key=key)
         if current is not None and current in self.rows:
             self.move_cursor(row=self.get_row_index(current))

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, ListItem, ListView
 
 from playhub.protocol.errors import PlayHubError
+from playhub.tui.format import safe_text
 from playhub.tui.messages import ServerPush
 from playhub.tui.screens.base import PlayerScreen, drawing, is_gone
 from playhub.tui.widgets import NumberedTable
@@ -116,7 +117,7 @@ class LobbyScreen(PlayerScreen):
         view = self.query_one("#players", ListView)
         view.clear()
         for name in sorted(self.online):
-            view.append(ListItem(Label(f"● {name}" + ("  (you)" if name == me else ""), markup=False)))
+            view.append(ListItem(Label(safe_text(f"● {name}" + ("  (you)" if name == me else "")), markup=False)))
         self.query_one("#players-title", Label).update(f"Players online ({len(self.online)})")
 
     @drawing

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, OptionList, ProgressBar, Static
 
 from playhub.protocol.errors import PlayHubError
+from playhub.tui.format import safe_text
 from playhub.tui.messages import ServerPush
 from playhub.tui.screens.base import is_gone
 from playhub.tui.widgets import NumberedMenu
@@ -114,9 +115,9 @@ class VoteModal(ModalScreen[bool | None]):
     def compose(self) -> ComposeResult:
         game = self.room.get("display_name") or self.room.get("game_name") or "the game"
         with Vertical():
-            yield Label(f"Start {game}?", classes="title", markup=False)
+            yield Label(safe_text(f"Start {game}?"), classes="title", markup=False)
             yield Static(
-                f"{self.by} wants to start the game in room {self.room_id}. Are you in?", markup=False
+                safe_text(f"{self.by} wants to start the game in room {self.room_id}. Are you in?"), markup=False
             )
             yield NumberedMenu([("yes", "Yes, start"), ("no", "No, not now")], id="choices")
             yield Label("", id="countdown")

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, RadioButton, RadioSet, Static
 
 from playhub.protocol.errors import PlayHubError
-from playhub.tui.format import when
+from playhub.tui.format import safe_text, when
 from playhub.tui.screens.base import PlayerScreen, is_gone
 from playhub.tui.widgets import NumberedTable
 
@@ -116,9 +116,9 @@ class ReviewScreen(PlayerScreen):
 
     def compose_body(self) -> ComposeResult:
         name = self.game.get("display_name") or self.game.get("name")
-        self.title = f"Review {name}"
+        self.title = safe_text(f"Review {name}")
         with Vertical(id="form"):
-            yield Label(f"Your review of {name}", classes="title", markup=False)
+            yield Label(safe_text(f"Your review of {name}"), classes="title", markup=False)
             yield Label("Score")
             with RadioSet(id="score"):
                 for n in range(1, 6):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -16,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import OptionList, Static
 
 from playhub.protocol.errors import PlayHubError
-from playhub.tui.format import results_text
+from playhub.tui.format import results_text, safe_markup, safe_text
 from playhub.tui.launcher import GameStart
 from playhub.tui.messages import GameFinished, ServerPush
 from playhub.tui.screens.base import PlayerScreen, drawing, is_gone
@@ -158,19 +157,19 @@ class RoomScreen(PlayerScreen):
     def _redraw(self) -> None:
         r = self.room
         game = r.get("display_name") or r.get("game_name") or r.get("name") or r.get("game_id") or "?"
-        self.title = f"Room {self.room_id}"
+        self.title = safe_text(f"Room {self.room_id}")
         status = str(r.get("status") or "WAITING")
         players = list(r.get("players") or [])
         need = r.get("min_players") or r.get("max_players")
         lines = [
-            f"[b]{escape(str(game))}[/b] {escape(str(r.get('version') or ''))}   room [b]{escape(self.room_id)}[/b]",
-            f"Host: [b]{escape(str(r.get('host') or '?'))}[/b]   Status: [b]{STATUS_TEXT.get(status, status)}[/b]   "
+            f"[b]{safe_markup(str(game))}[/b] {safe_markup(str(r.get('version') or ''))}   room [b]{safe_markup(self.room_id)}[/b]",
+            f"Host: [b]{safe_markup(str(r.get('host') or '?'))}[/b]   Status: [b]{safe_markup(STATUS_TEXT.get(status, status))}[/b]   "
             f"Players: {len(players)}/{r.get('max_players') or '?'}"
             + (f" (needs {need} to start)" if need and len(players) < int(need) else ""),
         ]
         ready_names = set(r.get("ready") or [])
         if self.gone:
-            lines.append(f"[b red]{escape(self.gone)}[/b red]")
+            lines.append(f"[b red]{safe_markup(self.gone)}[/b red]")
         elif status == "WAITING" and need and len(players) >= int(need) and ready_names >= set(players):
             lines.append(
                 "Everyone is ready: " + ("press s to start." if self.is_host else "waiting for the host.")
@@ -189,9 +188,11 @@ class RoomScreen(PlayerScreen):
                 )
             )
         self.query_one("#members", NumberedTable).set_rows(["Player", "Role", "Ready"], rows)
-        self.query_one("#activity", Static).update(self.activity)
+        self.query_one("#activity", Static).update(safe_text(self.activity, multiline=True))
         result = self.query_one("#result", Static)
-        result.update("\n".join(t for t in (self.client_result, self.match_result) if t))
+        result.update(
+            safe_text("\n".join(t for t in (self.client_result, self.match_result) if t), multiline=True)
+        )
         result.set_class(not self.client_ok, "-failed")
         self._render_actions()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -12,7 +11,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Label, OptionList, Static
 
 from playhub.protocol.errors import PlayHubError
-from playhub.tui.format import installed_text, newer, players_text, score_text, when
+from playhub.tui.format import installed_text, newer, players_text, safe_markup, safe_text, score_text, when
 from playhub.tui.screens.base import PlayerScreen, drawing, is_gone
 from playhub.tui.widgets import NumberedMenu, NumberedTable
 
@@ -150,7 +149,7 @@ class GameScreen(PlayerScreen):
             if is_gone(self):
                 return
             self.query_one("#about", Static).update(
-                escape(f"Could not load this game: {app.describe_error(exc)}")
+                safe_markup(f"Could not load this game: {app.describe_error(exc)}")
             )
             self._render_actions()
             return
@@ -166,32 +165,35 @@ class GameScreen(PlayerScreen):
     def _redraw(self) -> None:
         g = self.game
         name = str(g.get("display_name") or g.get("name"))
-        self.title = name
+        self.title = safe_text(name)
         versions = g.get("versions") or []
         version_names = [str(v.get("version") if isinstance(v, dict) else v) for v in versions]
         # Names, descriptions and comments come from other people: escaped, so they show literally.
         lines = [
-            f"[b]{escape(name)}[/b]  [dim]({escape(str(g.get('name')))})[/dim]",
-            f"by {escape(str(g.get('author') or 'unknown'))} · {escape(str(g.get('game_type') or '').upper())} · "
+            f"[b]{safe_markup(name)}[/b]  [dim]({safe_markup(str(g.get('name')))})[/dim]",
+            f"by {safe_markup(str(g.get('author') or 'unknown'))} · {safe_markup(str(g.get('game_type') or '').upper())} · "
             f"{players_text(g)} players · {score_text(g)}",
             "",
-            escape(str(g.get("description") or "No description yet.")),
+            safe_markup(g.get("description") or "No description yet.", multiline=True),
             "",
-            f"Latest version: [b]{escape(str(g.get('latest_version') or '—'))}[/b]",
+            f"Latest version: [b]{safe_markup(str(g.get('latest_version') or '—'))}[/b]",
         ]
         if version_names:
-            lines.append("Versions: " + escape(", ".join(version_names)))
+            lines.append("Versions: " + safe_markup(", ".join(version_names)))
         have = self.player_app.installed_version(str(g.get("name")))
         lines.append(
-            f"On this computer: {escape(installed_text(have, g.get('latest_version'))) if have else 'not installed'}"
+            f"On this computer: {safe_markup(installed_text(have, g.get('latest_version'))) if have else 'not installed'}"
         )
         self.query_one("#about", Static).update("\n".join(lines))
         if self.reviews:
             review_lines = ["[b]Reviews[/b]"]
             for r in self.reviews:
                 stars = "★" * int(r.get("score") or 0) + "☆" * (5 - int(r.get("score") or 0))
-                comment = escape(str(r.get("comment") or "").strip()) or "[dim](no comment)[/dim]"
-                player = escape(str(r.get("player")))
+                comment = (
+                    safe_markup(str(r.get("comment") or "").strip(), multiline=True)
+                    or "[dim](no comment)[/dim]"
+                )
+                player = safe_markup(str(r.get("player")))
                 review_lines.append(f"{stars}  [b]{player}[/b]  [dim]{when(r.get('created_at'))}[/dim]")
                 review_lines.append(f"    {comment}")
         else:
