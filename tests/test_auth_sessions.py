@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -190,3 +191,15 @@ async def test_presence_changes_are_batched_in_one_delta(make_hub) -> None:  # t
         await players[2].request("WHOAMI", token=first)
     with pytest.raises(Unauthorized):
         await players[2].request("WHOAMI", token="not-a-token")
+
+
+async def test_listeners_use_the_configured_backlog(make_hub) -> None:  # type: ignore[no-untyped-def]
+    if shutil.which("ss") is None:
+        pytest.skip("needs ss (iproute2) to read a listening socket's backlog")
+    hub = await make_hub(listen_backlog=777)
+    for port in (hub.app.lobby_port, hub.app.dev_port):
+        proc = await asyncio.create_subprocess_exec(
+            "ss", "-ltnH", f"sport = :{port}", stdout=asyncio.subprocess.PIPE
+        )
+        out = (await proc.communicate())[0].decode().split()
+        assert out[0] == "LISTEN" and out[2] == "777", out  # Send-Q of a listening socket is its backlog

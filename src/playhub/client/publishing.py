@@ -252,7 +252,7 @@ async def _landed_after_drop(client: Client, game_id: str, version: str) -> dict
             await asyncio.sleep(0.5 * (attempt + 1))
             continue
         except PlayHubError:
-            return None  # the session is gone (server restarted): the caller has to log in and retry
+            return None  # the session is gone (ended or expired): the caller has to log in and retry
         for v in versions:
             if v["version"] == version:
                 return {"version": version, "is_latest": bool(v["is_latest"]), "game_id": game_id}

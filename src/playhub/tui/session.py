@@ -2,9 +2,9 @@
 
 The Textual app and the ``playhub play`` subcommands talk to the server only through this object. It owns one
 ``playhub.client.Client`` at a time and, when that connection drops, reconnects with exponential backoff and restores
-the login: first by presenting the old token again (the server keeps a dropped session resumable for a grace period,
-and rooms keep the seat for theirs), then, if the server no longer knows the token (it restarted, or the grace period
-ran out), by logging in again with the remembered credentials.
+the login: first by presenting the old token again (the server keeps sessions until they expire, across its own
+restarts, and rooms keep the seat for their grace period), then, if the server no longer knows the token (expired,
+ended, or another server), by logging in again with the remembered credentials.
 
 Pushes from whichever connection is current are handed to one callback; connection changes to another, so the UI can
 show a banner and refresh what it displays once the session is back.
@@ -73,7 +73,7 @@ class PlayerSession:
         self.connect_timeout_s = connect_timeout_s
         self.client: Client | None = None
         self.username: str | None = None
-        self._password: str | None = None  # kept in memory only, to log in again after a server restart
+        self._password: str | None = None  # kept in memory only, to log in again if the session is gone
         self.state = ConnState.OFFLINE
         self._closing = False
         self._watcher: asyncio.Task[None] | None = None
