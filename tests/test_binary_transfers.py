@@ -462,11 +462,16 @@ async def test_a_failed_chunk_write_is_199_and_the_upload_resumes_from_durable_p
     real = live.fh
 
     class Full:
+        """The part file on a full disk."""
+
         def write(self, _data: object) -> int:
             raise OSError(28, "No space left on device")
 
-        def __getattr__(self, name: str) -> object:
-            return getattr(real, name)
+        def flush(self) -> None:
+            real.flush()
+
+        def close(self) -> None:
+            real.close()
 
     live.fh = Full()  # type: ignore[assignment]
     # The answer does not wait for the disk: the failed write is reported to the next request of the upload.

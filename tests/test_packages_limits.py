@@ -205,3 +205,60 @@ async def test_hostile_shapes_are_100_not_199(make_hub, kind: str) -> None:  # t
         await _end(dev, game_id, _hostile(kind))
     assert list(hub.app.blobs.tmp.iterdir()) == []
     assert (await dev.request("LIST_VERSIONS", {"game_id": game_id}))["versions"] == []
+
+
+def _peak_rss(pid: int) -> int:
+    """The process's peak resident memory (VmHWM): a buffer read and freed again still shows."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def _manifest_bomb(path: Path, megabytes: int) -> None:
+    """A manifest of ``megabytes`` MB that deflates ~150x: under the per-member ratio check, streamed to the zip."""
+    import random
+
+    rng = random.Random(1)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("server.py", "print(1)\n")
+        zf.writestr("client.py", "print(2)\n")
+        with zf.open("manifest.json", "w") as out:
+            out.write(b'{"name": "tetris", "pad": "')
+            block = bytearray()
+            for _ in range(megabytes * 2000):
+                block += b" " * 480 + bytes([rng.randrange(97, 123)])
+                if len(block) > 1 << 20:
+                    out.write(bytes(block))
+                    block.clear()
+            out.write(bytes(block) + b'"}')
+
+
+async def test_large_manifest_does_not_grow_server_memory(tmp_path: Path) -> None:
+    """Over a real ``playhub serve`` process: a 60 MB manifest in a ~0.4 MB upload. The old server read it whole (and
+    decoded it: +112 MiB peak RSS); now the declared size is refused before any of it is read."""
+    import asyncio
+
+    from playhub.client import Client
+    from tests.helpers import ServerProcess
+
+    archive = tmp_path / "bomb.zip"
+    await asyncio.to_thread(_manifest_bomb, archive, 60)
+    data = archive.read_bytes()
+    assert len(data) < 1 << 20
+    # The package ratio alone would refuse this archive; lift it to reach the manifest's own cap.
+    server = await asyncio.to_thread(ServerProcess(tmp_path / "data", "--set", "max_package_ratio=100000").start)
+    try:
+        dev = await Client.connect("127.0.0.1", server.dev_port)
+        await dev.register_dev("dev1", "secret-pw")
+        game_id = await create_game(dev, "tetris")
+        assert server.proc is not None
+        before = _peak_rss(server.proc.pid)
+        with pytest.raises(InvalidRequest) as info:
+            await _end(dev, game_id, data)
+        assert "manifest.json is larger than the limit" in info.value.message
+        growth = _peak_rss(server.proc.pid) - before
+        assert growth < 16 << 20, growth
+        await dev.close()
+    finally:
+        server.kill()

@@ -107,12 +107,14 @@ class _Live:
         """Wait until at most ``keep`` chunks are still being written; a failed write raises ``ServerError`` (also
         when it finished meanwhile, so the chunk after a failed one hears of it)."""
         while self.inflight and (len(self.inflight) > keep or self.inflight[0].done()):
-            fut = self.inflight[0]
+            fut = self.inflight.popleft()
             try:
                 await asyncio.shield(fut)
+            except asyncio.CancelledError:
+                self.inflight.appendleft(fut)  # still running: whoever settles next waits for it
+                raise
             except OSError as exc:
                 raise ServerError(f"the server could not store the chunk: {exc.strerror or exc}") from None
-            self.inflight.popleft()
 
     async def run(self, fn: Any) -> Any:
         """Run ``fn`` in the writer thread after every queued write (flush, close)."""
