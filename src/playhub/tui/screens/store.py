@@ -25,7 +25,7 @@ from playhub.tui.screens.base import PlayerScreen, drawing, is_gone
 from playhub.tui.widgets import NumberedMenu, NumberedTable
 
 COLUMNS = ["Game", "Type", "Players", "Latest", "Score", "Installed", "Description"]
-DESCRIPTION_WIDTH = 48  # the list shows the start of each description; the game's screen shows all of it
+DESCRIPTION_WIDTH = 34  # the list shows the start of each description; the game's screen shows all of it
 
 
 class StoreScreen(PlayerScreen):
