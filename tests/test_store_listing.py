@@ -39,6 +39,7 @@ async def test_listing_shows_online_games_with_a_version(hub) -> None:
         "author": "devA",
         "avg_score": None,
         "review_count": 0,
+        "description": "rps for testing",
     }
     assert games[1]["game_id"] == tetris
     assert (games[1]["author"], games[1]["min_players"], games[1]["max_players"]) == ("devB", 2, 4)

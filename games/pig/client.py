@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from playhub.sdk import GameRejected, PlayerContext, connect_to_game_sync
+from playhub.sdk import GameRejected, PlayerContext, ServerSpoke, ask, connect_to_game_sync
+from playhub.sdk.jsonl import LineSocket
 
 DIE_FACES = {1: "⚀", 2: "⚁", 3: "⚂", 4: "⚃", 5: "⚄", 6: "⚅"}
 
@@ -21,12 +22,16 @@ def scoreboard(state: dict[str, Any], me: str) -> str:
     return "\n".join(lines)
 
 
-def ask() -> str | None:
+def ask_action(conn: LineSocket) -> str | None:
+    """ROLL or HOLD; None at end of input; "" when the server spoke first (someone left, the match ended)."""
     while True:
         try:
-            text = input("  [r]oll or [h]old? ").strip().lower()
-        except EOFError:
+            text = ask(conn, "  [r]oll or [h]old? ")
+        except ServerSpoke:
+            return ""
+        if text is None:
             return None
+        text = text.strip().lower()
         if text in ("r", "roll", ""):
             return "ROLL"
         if text in ("h", "hold"):
@@ -64,10 +69,11 @@ def main() -> int:
                         print(f"\n{scoreboard(msg, me.username)}\n\n  Your turn!")
                     else:
                         print(f"  turn total {msg['turn_total']} — banked {msg['scores'][me.username]}")
-                    action = ask()
+                    action = ask_action(conn)
                     if action is None:
                         return 1
-                    conn.send({"type": action})
+                    if action:
+                        conn.send({"type": action})
                 elif not msg["rolls"] and msg["current"]:
                     print(f"\n{scoreboard(msg, me.username)}\n\n  {msg['current']} is playing ...")
             elif kind == "ERROR":

@@ -6,16 +6,20 @@ import sys
 
 from rules import parse_move
 
-from playhub.sdk import GameRejected, PlayerContext, connect_to_game_sync
+from playhub.sdk import GameRejected, PlayerContext, ServerSpoke, ask, connect_to_game_sync
+from playhub.sdk.jsonl import LineSocket
 
 ICONS = {"rock": "✊ rock", "paper": "✋ paper", "scissors": "✌ scissors"}
+SERVER = "server"  # the server spoke while we were asking (e.g. the opponent left and the match is over)
 
 
-def ask_move() -> str | None:
+def ask_move(conn: LineSocket) -> str | None:
     while True:
         try:
-            text = input("  your move — [r]ock, [p]aper, [s]cissors: ")
-        except EOFError:
+            text = ask(conn, "  your move — [r]ock, [p]aper, [s]cissors: ")
+        except ServerSpoke:
+            return SERVER
+        if text is None:
             return None
         move = parse_move(text)
         if move:
@@ -51,17 +55,19 @@ def main() -> int:
                 print(
                     f"\nRound {msg['round']}   score: you {s.get(me.username, 0)} – {s.get(opponent, 0)} {opponent}"
                 )
-                move = ask_move()
+                move = ask_move(conn)
                 if move is None:
                     return 1
-                conn.send({"type": "MOVE", "move": move})
+                if move != SERVER:
+                    conn.send({"type": "MOVE", "move": move})
                 print(f"  waiting for {opponent} ...")
             elif kind == "ERROR":
                 print(f"  {msg.get('reason')}")
-                move = ask_move()
+                move = ask_move(conn)
                 if move is None:
                     return 1
-                conn.send({"type": "MOVE", "move": move})
+                if move != SERVER:
+                    conn.send({"type": "MOVE", "move": move})
             elif kind == "RESULT":
                 mine, theirs = msg["moves"][me.username], msg["moves"][opponent]
                 verdict = (

@@ -1,7 +1,8 @@
 """Helpers for game authors. See ``docs/games.md``.
 
 Server side: ``RoomContext.from_env()``, ``accept_players``, ``Inbox``, ``broadcast``, ``RoomContext.report_finished``.
-Client side: ``PlayerContext.from_env()``, ``connect_to_game`` / ``connect_to_game_sync``.
+Client side: ``PlayerContext.from_env()``, ``connect_to_game`` / ``connect_to_game_sync``, ``prompt.ask`` (a terminal
+prompt that gives way when the server speaks).
 Messages: ``playhub.sdk.jsonl``. Only the standard library is imported here.
 """
 
@@ -16,6 +17,7 @@ from playhub.sdk.net import (
     connect_to_game,
     connect_to_game_sync,
 )
+from playhub.sdk.prompt import ServerSpoke, ask
 from playhub.sdk.tickets import player_ticket, verify_ticket
 
 __all__ = [
@@ -23,7 +25,9 @@ __all__ = [
     "Inbox",
     "PlayerContext",
     "RoomContext",
+    "ServerSpoke",
     "accept_players",
+    "ask",
     "broadcast",
     "close_all",
     "connect_to_game",

@@ -23,7 +23,7 @@ def listing(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     rows = conn.execute(
         f"""
         SELECT g.id, g.name, g.display_name, g.status, g.latest_version, g.game_type, g.max_players,
-               g.min_players, a.username, s.avg, COALESCE(s.cnt, 0)
+               g.min_players, a.username, s.avg, COALESCE(s.cnt, 0), g.description
         FROM games g
         JOIN accounts a ON a.id = g.developer_id
         LEFT JOIN ({_STATS}) s ON s.game_id = g.id
@@ -45,6 +45,7 @@ def listing(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             "author": r[8],
             "avg_score": _avg(r[9]),
             "review_count": r[10],
+            "description": r[11],  # seed 003's list_games carries it: the store list shows it
         }
         for r in rows
     ]

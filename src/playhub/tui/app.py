@@ -8,6 +8,7 @@ for its screens, shows the start vote over whatever screen is up, and launches t
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,7 +22,17 @@ from textual.reactive import reactive
 from playhub.client import ConnectionLost, ServerAddress
 from playhub.protocol.errors import PlayHubError
 from playhub.tui.format import safe_text
-from playhub.tui.launcher import GameOutcome, GameStart, LaunchError, LaunchPlan, plan_launch, run_game_client
+from playhub.tui.launcher import (
+    QUICK_EXIT_S,
+    GameOutcome,
+    GameStart,
+    LaunchError,
+    LaunchPlan,
+    check_display,
+    explain_failure,
+    plan_launch,
+    run_game_client,
+)
 from playhub.tui.messages import ConnectionChanged, GameFinished, ServerPush
 from playhub.tui.session import ConnState, PlayerSession, StateChange
 
@@ -73,6 +84,10 @@ class PlayerApp(App[None]):
         self.rooms: dict[str, dict[str, Any]] = {}
         self.current_room_id: str | None = None
         self.games_running: set[str] = set()  # room ids whose game client is running
+        # While a terminal game holds the terminal the app draws nothing (Textual's output queue would fill up and
+        # block the event loop): pushes wait here and are replayed, ROOM_UPDATED coalesced per room, on return.
+        self.suspended = False
+        self._held: list[ServerPush] = []
 
     # --- startup and shutdown ----------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -113,6 +128,10 @@ class PlayerApp(App[None]):
 
     # --- connection state and pushes ---------------------------------------------------------------------------
     def _on_state(self, change: StateChange) -> None:
+        if change.state is ConnState.EXPIRED:
+            self.banner = ""
+            self.log_out(f"Login expired, log in again ({change.detail}).")
+            return
         if change.state is ConnState.RECONNECTING:
             self.banner = f"⚠ Connection lost — {change.detail}. Your screens stay as they are."
         elif change.state is ConnState.LOGGED_OUT:
@@ -134,7 +153,37 @@ class PlayerApp(App[None]):
         if type_ == "ROOM_UPDATED" and isinstance(payload.get("room"), dict):
             room = payload["room"]
             self.rooms[str(room.get("room_id"))] = room
-        elif type_ == "VOTE_REQUEST":
+            self._note_my_room(room)
+        if self.suspended:
+            self._held.append(message)
+            return
+        self._dispatch(type_, payload)
+
+    def _note_my_room(self, room: dict[str, Any]) -> None:
+        """After a login or reconnect the server tells us which room we sit in: remember it."""
+        me = self.session.username
+        room_id = str(room.get("room_id"))
+        if me and me in (room.get("players") or []) and room.get("status") != "CLOSED":
+            if self.current_room_id is None:
+                self.current_room_id = room_id
+        elif self.current_room_id == room_id:
+            self.current_room_id = None
+
+    def _release_held(self) -> None:
+        """Replay what arrived while suspended: the latest ROOM_UPDATED of each room, everything else in order."""
+        held, self._held = self._held, []
+        latest: dict[str, int] = {}
+        for i, m in enumerate(held):
+            if m.type == "ROOM_UPDATED" and isinstance(m.payload.get("room"), dict):
+                latest[str(m.payload["room"].get("room_id"))] = i
+        for i, m in enumerate(held):
+            if m.type == "ROOM_UPDATED" and isinstance(m.payload.get("room"), dict):
+                if latest.get(str(m.payload["room"].get("room_id"))) != i:
+                    continue
+            self._dispatch(m.type, m.payload)
+
+    def _dispatch(self, type_: str, payload: dict[str, Any]) -> None:
+        if type_ == "VOTE_REQUEST":
             from playhub.tui.screens.modals import VoteModal
 
             self.push_screen(VoteModal(payload, self.rooms.get(str(payload.get("room_id")))))
@@ -228,6 +277,13 @@ class PlayerApp(App[None]):
         from playhub.tui.screens.room import RoomScreen
 
         game_id = str(game.get("game_id"))
+        if self.current_room_id is not None:
+            # Refuse before offering a download that could not be used.
+            self.notify(
+                f"You are already in room {self.current_room_id}: leave it before creating another.",
+                severity="warning",
+            )
+            return
         try:
             latest = (await self.session.request("LATEST_VERSION", {"game_id": game_id}))["version"]
             if not await self.ensure_version(game, latest, "To create a room"):
@@ -249,8 +305,16 @@ class PlayerApp(App[None]):
         from playhub.tui.screens.room import RoomScreen
 
         room_id = str(room.get("room_id"))
-        if not await self.ensure_version(room, str(room.get("version")), "To join this room"):
-            return
+        if room_id == self.current_room_id:
+            # Our own room (e.g. after logging in again): no download offer, just go back in.
+            room = {**room, **self.rooms.get(room_id, {})}
+        else:
+            refusal = self.join_refusal({**room, **self.rooms.get(room_id, {})})
+            if refusal:
+                self.notify(f"Cannot join room {room_id}: {refusal}", severity="warning")
+                return
+            if not await self.ensure_version(room, str(room.get("version")), "To join this room"):
+                return
         try:
             out = await self.session.request("JOIN_ROOM", {"room_id": room_id})
         except (PlayHubError, ConnectionError, TimeoutError) as exc:
@@ -260,6 +324,18 @@ class PlayerApp(App[None]):
         await self.push_screen(
             RoomScreen(room_id, {**room, "version": out.get("version", room.get("version"))})
         )
+
+    def join_refusal(self, room: dict[str, Any]) -> str:
+        """Why joining ``room`` cannot work, known before any download ("" when it may): the server checks again."""
+        if self.current_room_id is not None and self.current_room_id != str(room.get("room_id")):
+            return f"you are already in room {self.current_room_id}: leave it first"
+        status = str(room.get("status") or "WAITING")
+        if status != "WAITING":
+            return "the game has already started" if status in ("VOTING", "STARTING", "PLAYING") else "it is closed"
+        players, most = room.get("players") or [], room.get("max_players")
+        if isinstance(most, int) and len(players) >= most:
+            return f"the room is full ({most} players)"
+        return ""
 
     async def leave_room(self, room_id: str) -> None:
         try:
@@ -298,24 +374,61 @@ class PlayerApp(App[None]):
             except ValueError as exc:
                 raise LaunchError(f"the server sent an unusable game name or version ({exc})") from exc
             plan = plan_launch(folder, start, self.session.username)
+            if not plan.terminal:
+                check_display()
             self.notify(f"Starting {name} {start.version}…", title="Game")
+            started = time.monotonic()
             outcome = await self._run_plan(plan)
         except LaunchError as exc:
+            # The client cannot run here: give the seat back so the others are not left waiting for us.
+            await self._leave_match(start.room_id)
             return f"Could not start {name}: {exc}", False
         if outcome.ok:
             return f"{name} client closed normally.", True
+        if outcome.interrupted:
+            return f"You left {name} (Ctrl-C). The match goes on: choose 'Back to the game' to return.", True
+        # Only a window game counts an early exit as "could not run"; a terminal game showed its own error.
+        quick = not plan.terminal and time.monotonic() - started < QUICK_EXIT_S
+        why = explain_failure(outcome, quick=quick)
+        if why is not None:
+            # It exited at once (a missing library, no window): it will not work by retrying; free the seat.
+            await self._leave_match(start.room_id)
+            return f"Could not run {name}: {why}", False
         detail = f": {outcome.error_tail.splitlines()[-1]}" if outcome.error_tail else ""
         return f"{name} client stopped with exit code {outcome.exit_code}{detail}", False
 
+    async def _leave_match(self, room_id: str) -> None:
+        """LEAVE_MATCH: the match goes on (or ends as abandoned) without us; we stay in the room."""
+        try:
+            await self.session.request("LEAVE_MATCH", {"room_id": room_id}, timeout=10.0)
+        except (PlayHubError, ConnectionError, TimeoutError):
+            pass  # the match may be over already; the room screen shows the state either way
+
     async def _run_plan(self, plan: LaunchPlan) -> GameOutcome:
         if plan.terminal:
-            # A CLI game needs the terminal: hand it over, and take it back when the client exits.
+            # A CLI game needs the terminal: hand it over, and take it back when the client exits. Nothing is drawn
+            # meanwhile (batch_update holds every repaint): pushes are kept and replayed once we are back.
+            self.suspended = True
             try:
-                with self.suspend():
+                with self.batch_update(), self.suspend():
                     return await run_game_client(plan, inherit_terminal=True)
             except SuspendNotSupported:
                 pass  # headless (tests) or a terminal that cannot be suspended: run it without a terminal
+            finally:
+                self.suspended = False
+                self._release_held()
+                self.refresh(layout=True)
         return await run_game_client(plan, inherit_terminal=False)
+
+    @work(group="game", exit_on_error=False)
+    async def rejoin_match(self, room_id: str) -> None:
+        """Back into a running match: the server gives the address and our ticket again; relaunch the client."""
+        try:
+            out = await self.session.request("REJOIN_MATCH", {"room_id": room_id})
+        except (PlayHubError, ConnectionError, TimeoutError) as exc:
+            self.notify(f"Cannot go back to the game: {self.describe_error(exc)}", severity="error")
+            return
+        self.start_game(GameStart.from_payload(out, self.rooms.get(room_id)))
 
     def return_to_room(self, room_id: str) -> None:
         """Bring the room screen back to the top after a game (the player may have wandered off)."""

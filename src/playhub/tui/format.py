@@ -110,3 +110,17 @@ def results_text(results: Any) -> str:
         known = {"summary", "winner", "scores"}
         parts = [f"{k}: {v}" for k, v in results.items() if k not in known]
     return " · ".join(parts)
+
+
+def short_text(value: object, width: int) -> str:
+    """The first line of a text, cut to ``width`` characters with an ellipsis."""
+    text = " ".join(str(value or "").split())
+    return text if len(text) <= width else text[: max(0, width - 1)].rstrip() + "…"
+
+
+def review_summary(answer: dict[str, Any]) -> str:
+    """After ADD_REVIEW: the game's new average and number of reviews."""
+    avg, count = answer.get("avg_score"), answer.get("review_count")
+    if avg is None or not count:
+        return ""
+    return f"Now {float(avg):.1f} ★ on average from {count} review{'s' if count != 1 else ''}."

@@ -9,8 +9,11 @@ what to show afterwards.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import re
+import signal
 import sys
 from collections import deque
 from dataclasses import dataclass
@@ -71,6 +74,53 @@ class GameOutcome:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
+
+    @property
+    def interrupted(self) -> bool:
+        """The player pressed Ctrl-C in the game (the client died of SIGINT or exited with 130)."""
+        return self.exit_code in (-signal.SIGINT, 128 + signal.SIGINT)
+
+
+# A window game whose client fails within this many seconds did not get going at all (no display, a missing
+# library): retrying will not help, so the player is told why and the seat is given back.
+QUICK_EXIT_S = 5.0
+GAMES_EXTRA_HINT = "install it with: pip install 'playhub[games]'"
+_MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
+_NO_DISPLAY = re.compile(
+    r"no available video device|cannot open display|couldn't connect to display|no display name|"
+    r"x11 not available|failed to open display|video system not initialized",
+    re.IGNORECASE,
+)
+
+
+def check_display(environ: dict[str, str] | None = None) -> None:
+    """Raise LaunchError when a window game cannot open a window here (Linux/BSD without X11 or Wayland)."""
+    env = os.environ if environ is None else environ
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or env.get("SDL_VIDEODRIVER"):
+        return
+    raise LaunchError(
+        "this game opens a window, but there is no display here (DISPLAY is not set): play it from a desktop "
+        "session, or forward X11 (ssh -X)"
+    )
+
+
+def explain_failure(outcome: GameOutcome, *, quick: bool) -> str | None:
+    """Why a game client could not run at all, in words for the player; None for an ordinary failure."""
+    tail = outcome.error_tail or ""
+    missing = _MISSING_MODULE.search(tail)
+    if missing:
+        module = missing.group(1).split(".")[0]
+        if module == "pygame":
+            return f"the game needs pygame, which is not installed: {GAMES_EXTRA_HINT}"
+        return f"the game needs the Python module '{module}', which is not installed"
+    if _NO_DISPLAY.search(tail):
+        return "the game could not open a window: no display is available here"
+    if quick and outcome.exit_code != 0 and not outcome.interrupted:
+        last = f": {tail.splitlines()[-1]}" if tail else ""
+        return f"the game window did not open (the client stopped at once with exit code {outcome.exit_code}{last})"
+    return None
 
 
 def read_client_manifest(folder: Path) -> dict[str, Any]:
@@ -135,36 +185,97 @@ async def run_game_client(plan: LaunchPlan, *, inherit_terminal: bool) -> GameOu
     ``input()`` writes its prompt to stderr when it has no readline), so the player reads any error there. Otherwise
     stdin is closed and its output goes to ``plan.log_path``, whose last lines explain a failure."""
     log_file = None if inherit_terminal else await asyncio.to_thread(open, plan.log_path, "wb")
+    tty = _terminal_fd() if inherit_terminal else None
     try:
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *plan.argv,
-                cwd=str(plan.cwd),
-                env=plan.env,
-                stdin=None if inherit_terminal else asyncio.subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=log_file,
-            )
-        except OSError as exc:
-            raise LaunchError(f"cannot start the game client: {exc}") from exc
-        try:
-            code = await proc.wait()
-        except asyncio.CancelledError:
-            # The app is closing: do not leave the game client behind.
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-            raise
+        with _ignore_interrupts(inherit_terminal):
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *plan.argv,
+                    cwd=str(plan.cwd),
+                    env=plan.env,
+                    stdin=None if inherit_terminal else asyncio.subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=log_file,
+                    # On the terminal the client leads its own process group and becomes the terminal's foreground
+                    # group, so Ctrl-C (SIGINT) reaches the game only, never the app.
+                    preexec_fn=_foreground_child(tty) if inherit_terminal else None,
+                )
+            except OSError as exc:
+                raise LaunchError(f"cannot start the game client: {exc}") from exc
+            try:
+                if tty is not None:
+                    _give_terminal(tty, proc.pid)
+                code = await proc.wait()
+            except asyncio.CancelledError:
+                # The app is closing: do not leave the game client behind.
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+                raise
+            finally:
+                if tty is not None:
+                    _give_terminal(tty, os.getpgrp())
     finally:
         if log_file is not None:
             await asyncio.to_thread(log_file.close)
     tail = "" if code == 0 or inherit_terminal else await asyncio.to_thread(_tail, plan.log_path)
+    if code in (-signal.SIGINT, 128 + signal.SIGINT):
+        return GameOutcome(code, tail)  # the player left the game on purpose: no pause
     if code != 0 and inherit_terminal:
         # The client's last words are on the terminal: let the player read them before the app takes it back.
         await asyncio.to_thread(
             _pause, f"\nThe game client stopped with exit code {code}. Press Enter to return."
         )
     return GameOutcome(code, tail)
+
+
+def _terminal_fd() -> int | None:
+    """The controlling terminal's descriptor when we run on one (the app's stdin)."""
+    try:
+        fd = sys.__stdin__.fileno() if sys.__stdin__ is not None else -1
+    except (OSError, ValueError):
+        return None
+    return fd if fd >= 0 and os.isatty(fd) else None
+
+
+def _give_terminal(fd: int, pgid: int) -> None:
+    """Make ``pgid`` the terminal's foreground group. A background group calling tcsetpgrp gets SIGTTOU: ignore it
+    for the moment of the call."""
+    old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(fd, pgid)
+    finally:
+        signal.signal(signal.SIGTTOU, old)
+
+
+def _foreground_child(fd: int | None) -> Any:
+    def setup() -> None:  # runs in the child between fork and exec
+        os.setpgid(0, 0)
+        if fd is not None:
+            signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+            with contextlib.suppress(OSError):
+                os.tcsetpgrp(fd, os.getpgrp())
+        # Ignored signals stay ignored across exec: give the game the defaults back.
+        for sig in (signal.SIGTTOU, signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP):
+            signal.signal(sig, signal.SIG_DFL)
+
+    return setup
+
+
+@contextlib.contextmanager
+def _ignore_interrupts(active: bool) -> Any:
+    """While a game holds the terminal the app ignores Ctrl-C and Ctrl-\\ (in case the terminal still sends them
+    to the app's group): they are meant for the game."""
+    if not active:
+        yield
+        return
+    saved = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGQUIT)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def _pause(prompt: str) -> None:

@@ -35,6 +35,7 @@ class ConnState(enum.StrEnum):
     ONLINE = "online"
     RECONNECTING = "reconnecting"
     LOGGED_OUT = "logged_out"  # reconnected, but the remembered credentials were refused
+    EXPIRED = "expired"  # the server no longer accepts our token (another login of the account, logged out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,14 @@ class StateChange:
 
 
 StateHandler = Callable[[StateChange], None]
+
+
+def session_lost(exc: PlayHubError) -> bool:
+    """True for the errors that mean "this login is over": 101 on a logged-in request, or 105 for a token that a
+    newer login of the same account replaced (105 otherwise means a refused action, e.g. a full room)."""
+    if isinstance(exc, Unauthorized):
+        return True
+    return isinstance(exc, BadState) and "replaced by a newer login" in exc.message
 
 
 class NotConnected(ConnectionLost):
@@ -165,8 +174,18 @@ class PlayerSession:
     async def request(
         self, type_: str, payload: dict[str, Any] | None = None, *, timeout: float | None = 30.0
     ) -> dict[str, Any]:
-        """One request on the current connection; raises ``NotConnected`` while reconnecting."""
-        return await self._require_client().request(type_, payload, timeout=timeout)
+        """One request on the current connection; raises ``NotConnected`` while reconnecting.
+
+        A token the server no longer accepts (101, or 105 "replaced by a newer login") ends the session: the state
+        turns EXPIRED so the app goes back to its login form with the reason, instead of failing every screen."""
+        client = self._require_client()
+        try:
+            return await client.request(type_, payload, timeout=timeout)
+        except (Unauthorized, BadState) as exc:
+            if client.token is not None and session_lost(exc):
+                client.token = None
+                self._set_state(StateChange(ConnState.EXPIRED, exc.message))
+            raise
 
     # --- pushes and reconnection ------------------------------------------------------------------------------
     def _dispatch_push(self, type_: str, payload: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -66,4 +67,12 @@ class HomeScreen(PlayerScreen):
             self.player_app.log_out()
 
     def action_quit(self) -> None:
-        self.app.exit()
+        self.confirm_quit()
+
+    @work(exclusive=True, group="quit")
+    async def confirm_quit(self) -> None:
+        """Esc or q on the first screen would end the app: ask first (one stray Esc must not close it)."""
+        from playhub.tui.screens.modals import ConfirmModal
+
+        if await self.app.push_screen_wait(ConfirmModal("Quit PlayHub?", yes="Quit", no="Stay")):
+            self.app.exit()

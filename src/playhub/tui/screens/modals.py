@@ -111,6 +111,7 @@ class VoteModal(ModalScreen[bool | None]):
         self.remaining = float(payload.get("timeout_s") or 30.0)
         self.room = room or {}
         self._answered = False
+        self._vote_done = False
 
     def compose(self) -> ComposeResult:
         game = self.room.get("display_name") or self.room.get("game_name") or "the game"
@@ -127,10 +128,18 @@ class VoteModal(ModalScreen[bool | None]):
         self._tick()
         self.set_interval(1.0, self._tick)
 
+    def finish(self, result: bool | None) -> None:
+        """Dismiss once. Our VOTE's answer and the VOTE_RESULT push race (the last voter's VOTE decides the vote);
+        a second dismiss would pop the screen under the modal and throw the player out of the room."""
+        if self._vote_done or is_gone(self):
+            return
+        self._vote_done = True
+        self.dismiss(result)
+
     def _tick(self) -> None:
         if self.remaining <= 0:
             if not self._answered:
-                self.dismiss(None)
+                self.finish(None)
             return
         self.query_one("#countdown", Label).update(f"{int(self.remaining)} s left to answer")
         self.remaining -= 1
@@ -155,13 +164,12 @@ class VoteModal(ModalScreen[bool | None]):
                 return
             self.query_one("#vote-error", Label).update(f"Your answer did not reach the server: {exc}")
             return
-        if not is_gone(self):
-            self.dismiss(accept)
+        self.finish(accept)
 
     def on_server_push(self, message: ServerPush) -> None:
-        # The vote ended without us (someone refused, time ran out, or the room closed): nothing left to answer.
+        # The vote ended (decided by our own vote, someone refused, time ran out, the room closed): nothing to answer.
         if message.type == "VOTE_RESULT" and message.payload.get("seq") == self.seq:
-            self.dismiss(None)
+            self.finish(None)
 
 
 class PickGameModal(ModalScreen[dict[str, Any] | None]):

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, RadioButton, RadioSet, Static
 
 from playhub.protocol.errors import PlayHubError
-from playhub.tui.format import safe_text, when
+from playhub.tui.format import review_summary, safe_text, when
 from playhub.tui.screens.base import PlayerScreen, is_gone
 from playhub.tui.widgets import NumberedTable
 
@@ -160,7 +160,7 @@ class ReviewScreen(PlayerScreen):
         comment = self.query_one("#comment", Input).value
         error.update("Sending…")
         try:
-            await self.player_app.session.request(
+            saved = await self.player_app.session.request(
                 "ADD_REVIEW", {"game_id": str(self.game.get("game_id")), "score": score, "comment": comment}
             )
         except (PlayHubError, ConnectionError, TimeoutError) as exc:
@@ -170,6 +170,7 @@ class ReviewScreen(PlayerScreen):
         if is_gone(self):
             return
         self.notify(
-            f"Thanks! Your review of {self.game.get('display_name') or self.game.get('name')} is saved."
+            f"Thanks! Your review of {self.game.get('display_name') or self.game.get('name')} is saved. "
+            + review_summary(saved)
         )
         self.dismiss()

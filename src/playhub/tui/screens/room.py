@@ -34,11 +34,13 @@ class RoomScreen(PlayerScreen):
     HELP = (
         "Mark yourself ready (r) so the host knows you are set. The host starts the game (s); everyone else\n"
         "is asked to accept. When all accept, the game opens by itself; when it ends you come back here.\n"
-        "l or Esc leaves the room."
+        "If your game closed while the match goes on, g takes you back into it.\n"
+        "l or Esc leaves the room (leaving during a match ends it when too few players remain)."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "ready", "Ready/unready"),
         Binding("s", "start", "Start (host)"),
+        Binding("g", "rejoin", "Back to the game"),
         Binding("l,escape", "leave", "Leave"),
     ]
     DEFAULT_CSS = """
@@ -89,6 +91,17 @@ class RoomScreen(PlayerScreen):
     @property
     def is_ready(self) -> bool:
         return self.me in (self.room.get("ready") or [])
+
+    @property
+    def can_rejoin(self) -> bool:
+        """A match runs, we play in it, and our game client is not running: we can go back in."""
+        match = self.room.get("match")
+        return (
+            not self.gone
+            and isinstance(match, dict)
+            and self.me in (match.get("players") or [])
+            and self.room_id not in self.player_app.games_running
+        )
 
     # --- data --------------------------------------------------------------------------------------------------
     def reload(self) -> None:
@@ -168,11 +181,21 @@ class RoomScreen(PlayerScreen):
             + (f" (needs {need} to start)" if need and len(players) < int(need) else ""),
         ]
         ready_names = set(r.get("ready") or [])
+        all_ready = r.get("all_ready")
+        if all_ready is None:  # an older server: work it out from the members
+            all_ready = bool(need) and len(players) >= int(need) and ready_names >= set(players)
+        match = r.get("match") if isinstance(r.get("match"), dict) else None
         if self.gone:
             lines.append(f"[b red]{safe_markup(self.gone)}[/b red]")
-        elif status == "WAITING" and need and len(players) >= int(need) and ready_names >= set(players):
+        elif status == "WAITING" and all_ready:
             lines.append(
-                "Everyone is ready: " + ("press s to start." if self.is_host else "waiting for the host.")
+                "[b]All ready![/b] " + ("Press s to start." if self.is_host else "Waiting for the host to start.")
+            )
+        elif match is not None:
+            lines.append(
+                f"Match: {safe_markup(', '.join(match.get('players') or []))} on "
+                f"{safe_markup(str(match.get('game_host')))}:{match.get('game_port')}"
+                + ("   [b]press g to go back to the game[/b]" if self.can_rejoin else "")
             )
         self.query_one("#summary", Static).update("\n".join(lines))
         rows = []
@@ -202,7 +225,10 @@ class RoomScreen(PlayerScreen):
         if self.gone:
             menu.set_entries([("back", "Back to the lobby")])
             return
-        entries = [("ready", "I'm not ready" if self.is_ready else "I'm ready")]
+        entries = []
+        if self.can_rejoin:
+            entries.append(("rejoin", "Back to the game"))
+        entries.append(("ready", "I'm not ready" if self.is_ready else "I'm ready"))
         if self.is_host:
             entries.append(("start", "Start the game"))
         else:
@@ -215,6 +241,7 @@ class RoomScreen(PlayerScreen):
         event.stop()
         {
             "ready": self.action_ready,
+            "rejoin": self.action_rejoin,
             "start": self.action_start,
             "leave": self.action_leave,
             "back": self.dismiss,
@@ -231,6 +258,12 @@ class RoomScreen(PlayerScreen):
             await self.player_app.session.request(command, {"room_id": self.room_id})
         except (PlayHubError, ConnectionError, TimeoutError) as exc:
             self.notify(f"{command.title()} failed: {self.player_app.describe_error(exc)}", severity="error")
+
+    def action_rejoin(self) -> None:
+        if self.can_rejoin:
+            self.player_app.rejoin_match(self.room_id)
+        elif not self.gone:
+            self.notify("There is no match of yours to go back to.", severity="warning")
 
     def action_start(self) -> None:
         if self.gone:

@@ -11,11 +11,21 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Label, OptionList, Static
 
 from playhub.protocol.errors import PlayHubError
-from playhub.tui.format import installed_text, newer, players_text, safe_markup, safe_text, score_text, when
+from playhub.tui.format import (
+    installed_text,
+    newer,
+    players_text,
+    safe_markup,
+    safe_text,
+    score_text,
+    short_text,
+    when,
+)
 from playhub.tui.screens.base import PlayerScreen, drawing, is_gone
 from playhub.tui.widgets import NumberedMenu, NumberedTable
 
-COLUMNS = ["Game", "Type", "Players", "Latest", "Score", "Installed"]
+COLUMNS = ["Game", "Type", "Players", "Latest", "Score", "Installed", "Description"]
+DESCRIPTION_WIDTH = 48  # the list shows the start of each description; the game's screen shows all of it
 
 
 class StoreScreen(PlayerScreen):
@@ -42,7 +52,10 @@ class StoreScreen(PlayerScreen):
         self.load_games()
 
     def on_screen_resume(self) -> None:
-        self._render_rows()  # installed versions may have changed in a detail screen
+        # Shown again (back from a game's screen, or opened anew): installed versions may have changed here, and
+        # new games, versions or scores on the server.
+        self._render_rows()
+        self.load_games()
 
     def action_refresh(self) -> None:
         self.load_games()
@@ -81,6 +94,7 @@ class StoreScreen(PlayerScreen):
                         str(g.get("latest_version") or "—"),
                         score_text(g),
                         installed_text(have, g.get("latest_version")),
+                        short_text(safe_text(g.get("description") or ""), DESCRIPTION_WIDTH),
                     ],
                 )
             )
