@@ -262,3 +262,23 @@ async def test_large_manifest_does_not_grow_server_memory(tmp_path: Path) -> Non
         await dev.close()
     finally:
         server.kill()
+
+
+async def test_open_uploads_count_against_the_quota(make_hub) -> None:  # type: ignore[no-untyped-def]
+    """Parallel unfinished uploads cannot reserve more than the quota: their announced sizes are counted."""
+    from hashlib import shake_256
+
+    hub = await make_hub(chunk_size=CHUNK, developer_storage_quota_bytes=300_000)
+    dev = await hub.developer()
+    first = await create_game(dev, "tetris")
+    second = await create_game(dev, "snake")
+    a = _zip([("a.bin", shake_256(b"a").digest(200_000))])
+    b = _zip([("b.bin", shake_256(b"b").digest(150_000))], name="snake")
+    await begin(dev, first, "1.0.0", a)
+    with pytest.raises(InvalidRequest) as info:
+        await begin(dev, second, "1.0.0", b)
+    assert info.value.payload == {"limit": 300_000, "used": len(a), "needed": len(b)}
+    # Another developer has a quota of their own.
+    other = await hub.developer("dev2")
+    third = await create_game(other, "pong")
+    await upload(other, third, "1.0.0", good_package("pong"))
