@@ -206,3 +206,55 @@ async def test_a_review_shows_the_new_average_and_count(hub: Harness, tmp_path: 
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: any("saved" in n for n in notes), what="saved")
         assert any("Now 3.5 ★ on average from 2 reviews." in n for n in notes), notes
+
+
+ENDLESS_SERVER = r"""
+import os, socket
+srv = socket.create_server((os.environ["GAME_HOST"], int(os.environ["GAME_PORT"])))
+while True:
+    srv.accept()[0].close()
+"""
+
+COUNTING_CLIENT = r"""
+with open("starts.txt", "a") as fh:
+    fh.write("start\n")
+"""
+
+
+async def test_logging_in_again_finds_the_running_match_and_goes_back_in(
+    hub: Harness, tmp_path: Path
+) -> None:
+    dev = await hub.developer("devA")
+    folder = make_duel(tmp_path / "src", "endless", client_code=COUNTING_CLIENT)
+    (folder / "server.py").write_text(ENDLESS_SERVER)
+    game_id = (await publish_folder(dev, folder, "1.0.0"))["game_id"]
+    alice, bob = await hub.player("alice"), await hub.player("bob")
+    room_id = (await alice.request("CREATE_ROOM", {"game_id": game_id}))["room_id"]
+    await bob.request("JOIN_ROOM", {"room_id": room_id})
+    votes = bob.subscribe("VOTE_REQUEST")
+    pending = asyncio.ensure_future(alice.request("START_ROOM", {"room_id": room_id}))
+    await bob.request(
+        "VOTE", {"seq": (await asyncio.wait_for(votes.get(), 10))["payload"]["seq"], "accept": True}
+    )
+    await pending
+    await bob.close()  # bob's computer goes away; he opens the app again
+    app = make_app(hub, tmp_path / "downloads")
+    notes = _notes(app)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await login(pilot, "bob")
+        await wait_for(pilot, lambda: app.current_room_id == room_id, what="the server told us our room")
+        assert any("still running" in n for n in notes)
+        await download_game(app.session.client, app.library, game_id)
+        await pilot.press("3")
+        lobby = await wait_for(pilot, lambda: screen_name(app) == "LobbyScreen" and app.screen)
+        await wait_for(pilot, lambda: lobby.query_one("#rooms", NumberedTable).row_count == 1)
+        await pilot.press("1")
+        room = await wait_for(
+            pilot, lambda: isinstance(app.screen, RoomScreen) and app.screen, what="our room"
+        )
+        await wait_for(pilot, lambda: room.can_rejoin, what="the match and the way back")
+        await pilot.press("g")
+        starts = app.library.version_dir("endless", "1.0.0") / "starts.txt"
+        await wait_for(pilot, lambda: starts.is_file(), what="the client started again")
+        await wait_for(pilot, lambda: room.client_result, what="client finished")
+        assert (await alice.request("LIST_ROOMS"))["rooms"][0]["status"] == "PLAYING"

@@ -111,6 +111,9 @@ class PlayerApp(App[None]):
         self.library = LocalLibrary(root, self.session.username)
         self.sub_title = safe_text(f"{self.session.username} @ {self.address.host}:{self.address.port}")
         self.switch_screen(HomeScreen())
+        # The server told us our room (if any) along with the login, before we knew our own name.
+        for room in list(self.rooms.values()):
+            self._note_my_room(room)
 
     @work(exclusive=True, group="account")
     async def log_out(self, reason: str = "") -> None:
@@ -166,6 +169,14 @@ class PlayerApp(App[None]):
         if me and me in (room.get("players") or []) and room.get("status") != "CLOSED":
             if self.current_room_id is None:
                 self.current_room_id = room_id
+                match = room.get("match")
+                if isinstance(match, dict) and me in (match.get("players") or []):
+                    self.notify(
+                        f"Your match in room {room_id} is still running: open the Lobby and choose the room to go "
+                        "back to the game.",
+                        title="Match running",
+                        timeout=10,
+                    )
         elif self.current_room_id == room_id:
             self.current_room_id = None
 
