@@ -25,6 +25,7 @@ from playhub.protocol.lobby import (
 )
 from playhub.protocol.schemas import Empty
 from playhub.server.router import Context, Listener, Routes
+from playhub.services.bus import Audience
 from playhub.services.matches import MatchPass
 from playhub.services.presence import PresenceService
 from playhub.services.room_seats import room_info
@@ -51,23 +52,14 @@ async def startup(app: PlayHubApp) -> None:
     if killed:
         log.warning("killed %d game server process(es) left over from a previous run", killed)
 
+    # Rooms still hand (recipients, event, data); both go out through the push bus, encoded once.
     def deliver_names(usernames: Iterable[str], event: str, data: dict[str, Any]) -> None:
-        encoded = envelope.push(event, data)  # encode once for every recipient
-        for name in usernames:
-            principal = app.sessions.by_username(Role.PLAYER, name)
-            if principal is not None and principal.peer is not None and not principal.peer.closed:
-                principal.peer.send(encoded)
+        app.bus.deliver(Audience.users(usernames), envelope.push(event, data))
 
     def deliver_peers(peers: Iterable[Peer], event: str, data: dict[str, Any]) -> None:
-        encoded = envelope.push(event, data)
-        for peer in peers:
-            if not peer.closed:
-                peer.send(encoded)
+        app.bus.deliver(Audience.peers(peers), envelope.push(event, data))
 
-    def deliver_principals(principals: list[Principal], event: str, data: dict[str, Any]) -> None:
-        deliver_peers([p.peer for p in principals if p.peer is not None], event, data)
-
-    app.presence = PresenceService(app.sessions, deliver_principals, app.settings.presence_batch_s)
+    app.presence = PresenceService(app.sessions, app.bus, app.settings.presence_batch_s)
     app.rooms = RoomService(
         app.settings,
         app.db,
