@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from playhub.protocol.errors import Forbidden
+from playhub.protocol.pushes import GameEnded, GameStarted
 from playhub.sdk.tickets import player_ticket
 from playhub.services import room_states as rs
 from playhub.services.events import EventBus
@@ -74,7 +75,9 @@ class MatchService:
         self.spawn(self._watch(room, server))
         self.spawn(self._probe(room, server))
         for m in room.members:
-            self.seats.tell([m.username], "GAME_STARTED", _pass(room, m.username))
+            p = _pass(room, m.username)
+            started = GameStarted(p.room_id, p.game_id, p.game_name, p.version, p.game_host, p.game_port, p.ticket)
+            self.seats.tell([m.username], started)
         self.seats.announce(room)
         host_pass = _pass(room, host)
         try:
@@ -222,8 +225,7 @@ class MatchService:
         """Tell the members, move the room on; the caller records the result (synchronous up to here so that a
         leave handled in the middle of a request cannot interleave with it)."""
         match = rs.end_match(room, kick_all=kick_all)
-        ended = {"room_id": room.room_id, "reason": reason, "results": results, "exit_code": exit_code}
-        self.seats.tell([*room.names(), *also], "GAME_ENDED", ended)
+        self.seats.tell([*room.names(), *also], GameEnded(room.room_id, reason, results, exit_code))
         if kick_all:
             self.seats.close(room, RoomEvent.KICK_ALL, also=also)
         else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -25,13 +24,12 @@ from playhub.protocol.lobby import (
 )
 from playhub.protocol.schemas import Empty
 from playhub.server.router import Context, Listener, Routes
-from playhub.services.bus import Audience
 from playhub.services.matches import MatchPass
 from playhub.services.presence import PresenceService
 from playhub.services.room_seats import room_info
 from playhub.services.room_states import Room
 from playhub.services.rooms import RoomService
-from playhub.services.sessions import Peer, Principal, Role
+from playhub.services.sessions import Principal, Role
 from playhub.services.votes import VoteService
 from playhub.supervisor import Supervisor
 
@@ -52,13 +50,6 @@ async def startup(app: PlayHubApp) -> None:
     if killed:
         log.warning("killed %d game server process(es) left over from a previous run", killed)
 
-    # Rooms still hand (recipients, event, data); both go out through the push bus, encoded once.
-    def deliver_names(usernames: Iterable[str], event: str, data: dict[str, Any]) -> None:
-        app.bus.deliver(Audience.users(usernames), envelope.push(event, data))
-
-    def deliver_peers(peers: Iterable[Peer], event: str, data: dict[str, Any]) -> None:
-        app.bus.deliver(Audience.peers(peers), envelope.push(event, data))
-
     app.presence = PresenceService(app.sessions, app.bus, app.settings.presence_batch_s)
     app.rooms = RoomService(
         app.settings,
@@ -67,8 +58,7 @@ async def startup(app: PlayHubApp) -> None:
         app.sessions,
         supervisor,
         VoteService(app.settings.vote_memory),
-        deliver_names,
-        deliver_peers,
+        app.bus,
         app.spawn,
         lambda: app.lobby_port,
         app.events,
@@ -114,11 +104,7 @@ async def list_rooms(ctx: Context, p: Empty) -> RoomList:
 
 @routes.command("WATCH_LOBBY", Empty, role=_PLAYER, listeners=_LOBBY)
 async def watch_lobby(ctx: Context, p: Empty) -> RoomList:
-    seats = _rooms(ctx).seats
-    if not ctx.conn.data.get("lobby.watching"):
-        ctx.conn.data["lobby.watching"] = True
-        ctx.conn.on_close(seats.unwatch_lobby)
-    return RoomList([room_info(room) for room in seats.watch_lobby(ctx.conn)])
+    return RoomList([room_info(room) for room in _rooms(ctx).seats.watch_lobby(ctx.conn)])
 
 
 @routes.command("UNWATCH_LOBBY", Empty, role=_PLAYER, listeners=_LOBBY)
@@ -180,12 +166,7 @@ async def vote(ctx: Context, p: VotePayload) -> dict:
 
 @routes.command("SUBSCRIBE_ROOM", RoomRef, role=_PLAYER, listeners=_LOBBY)
 async def subscribe_room(ctx: Context, p: RoomRef) -> RoomReply:
-    seats = _rooms(ctx).seats
-    room = seats.subscribe(ctx.conn, p.room_id)
-    if not ctx.conn.data.get("lobby.subscribed"):
-        ctx.conn.data["lobby.subscribed"] = True
-        ctx.conn.on_close(lambda conn: seats.unsubscribe(conn))
-    return _reply(room)
+    return _reply(_rooms(ctx).seats.subscribe(ctx.conn, p.room_id))
 
 
 @routes.command("UNSUBSCRIBE_ROOM", RoomRef, role=_PLAYER, listeners=_LOBBY)
