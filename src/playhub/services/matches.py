@@ -174,7 +174,7 @@ class MatchService:
 
     async def _watch(self, room: Room, server: GameServer) -> None:
         info = await server.wait()
-        if room.server is not server:
+        if not rs.runs_on(room, server):
             return  # already ended by GAME_FINISHED or by closing the room
         rs.detach_server(room)
         reason = _exit_reason(info.exit_code, info.stopped)
@@ -191,9 +191,9 @@ class MatchService:
             interval_s=s.game_server_probe_interval_s,
             failures=s.game_server_probe_failures,
             timeout_s=s.game_server_probe_timeout_s,
-            watching=lambda: room.server is server and server.running,
+            watching=lambda: rs.runs_on(room, server) and server.running,
         )
-        if not unresponsive or room.server is not server:
+        if not unresponsive or not rs.runs_on(room, server):
             return
         rs.detach_server(room)
         log.warning("game server of room %s stopped answering; ending its match", room.room_id)
@@ -263,10 +263,9 @@ class MatchService:
         """The server stops: stop every game server and record the matches they cut short."""
         unfinished = []
         for room in list(self.seats.rooms.values()):
-            rs.detach_server(room)
-            if room.match:
-                unfinished.append((room, room.match))
-                room.match = []
+            match = rs.cut_short(room)
+            if match:
+                unfinished.append((room, match))
         await self.supervisor.stop_all()
         for room, match in unfinished:
             await self._record_result(room, match, "stopped", None)
