@@ -110,7 +110,9 @@ class Settings:
 
     # --- rooms and game servers ---
     vote_timeout_s: float = 30.0
+    vote_memory: int = 4_096  # decided votes remembered, so a late VOTE answers 105 "already decided" rather than 103
     disconnect_grace_s: float = 30.0
+    room_id_prefix_chars: int = 64  # a room id is the game's name (folded to safe characters, this long) + 8 hex
     game_server_ready_timeout_s: float = 10.0
     game_server_memory_bytes: int = 1 << 30
     game_server_cpu_seconds: int = 3_600
@@ -122,6 +124,7 @@ class Settings:
     )
     max_rooms_per_ip: int = 50  # open rooms created from one client IP
     game_server_stop_grace_s: float = 2.0  # between SIGTERM and SIGKILL of a game server's process group
+    game_server_abort_grace_s: float = 0.2  # the same, for a server whose room closed while it was starting
     game_server_log_tail_bytes: int = 2_000  # how much of a failed game server's log an error message quotes
     game_server_finish_grace_s: float = (
         1.0  # after GAME_FINISHED, time the server gets to exit before it is stopped
