@@ -6,12 +6,14 @@ downloads), so all three apply the same rules.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import lzma
 import os
 import re
 import shutil
 import stat
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -379,6 +381,234 @@ def safe_extract(archive: Path, dest: Path, limits: ZipLimits, durable: bool = F
         for folder, _dirs, _names in os.walk(root):
             _fsync_dir(Path(folder))
     return written
+
+
+class StreamExtractor:
+    """Unpack a zip archive while its bytes arrive, so publishing does not read and rewrite the whole package after
+    the last byte: members are written to ``dest`` as their local headers and data stream past.
+
+    Nothing here decides whether a package is accepted. The local headers are only a forecast; ``confirm`` compares
+    every member written with the central directory at the end of the archive (offset, name, method, sizes, CRC-32)
+    and answers ``None`` on any difference, any member that could not be streamed (encryption, data descriptors,
+    zip64, other methods, gaps, a hostile name), or once a limit was reached. The caller then removes ``dest`` and
+    extracts from the finished archive with ``safe_extract`` as usual, so a refused package is refused with exactly
+    the same error either way. While streaming, the same caps as ``safe_extract`` bound what reaches the disk: at most
+    ``ratio_limit`` bytes (or ``cap``, if lower) in at most ``max_files`` members, each within ``max_ratio`` of its
+    compressed size.
+
+    ``feed`` is called with the archive's bytes in order, from one thread; it never raises.
+    """
+
+    _LOCAL = struct.Struct("<4sHHHHHIIIHH")
+    _LOCAL_SIG = b"PK\x03\x04"
+    _CENTRAL_SIG = b"PK\x01\x02"
+    _HEADER_CAP = 30 + 0xFFFF * 2  # a local header with the longest name and extra field
+
+    def __init__(
+        self, dest: Path, archive_size: int, limits: ZipLimits, durable: bool = True, cap: int | None = None
+    ) -> None:
+        self.dest = dest
+        self.limits = limits
+        self.durable = durable
+        # ``cap`` may lower the bound further: what streams is held until the upload ends or expires.
+        self.cap = min(ratio_limit(archive_size, limits), cap if cap is not None else 1 << 62)
+        self.failed: str | None = None  # why streaming stopped being usable (for logs)
+        self.done = False  # reached the central directory
+        self.written = 0
+        self._offset = 0  # archive offset of the first byte in ``_buf``
+        self._buf = bytearray()  # a header being assembled
+        self._member: dict[str, Any] | None = None  # the member whose data is streaming
+        self._members: dict[int, dict[str, Any]] = {}  # header offset -> what was written
+        self._out: Any = None
+        self._inflate: Any = None
+        self._crc = 0
+        self._left = 0  # compressed bytes of the current member still to come
+        self._size = 0  # bytes written for the current member
+
+    def feed(self, data: bytes | memoryview) -> None:
+        if self.failed is not None or self.done:
+            return
+        try:
+            self._feed(memoryview(data))
+        except Exception as exc:  # any surprise only means "extract the usual way at the end"
+            self._fail(f"{type(exc).__name__}: {exc}")
+
+    def abort(self) -> None:
+        """Stop for good (the upload is cancelled or refused); the caller removes ``dest``."""
+        self._fail("aborted")
+
+    def _fail(self, why: str) -> None:
+        if self.failed is None:
+            self.failed = why
+        with contextlib.suppress(Exception):
+            self._close_member()
+
+    def _close_member(self) -> None:
+        if self._out is not None:
+            try:
+                self._out.close()
+            finally:
+                self._out = None
+        self._member = None
+        self._inflate = None
+
+    def _feed(self, view: memoryview) -> None:
+        pos, n = 0, len(view)
+        while pos < n and self.failed is None and not self.done:
+            if self._member is None:
+                pos = self._header(view, pos)
+            else:
+                take = min(self._left, n - pos)
+                self._data(view[pos : pos + take])
+                self._left -= take
+                self._offset += take
+                pos += take
+                if self._left == 0:
+                    self._finish_member()
+
+    def _header(self, view: memoryview, pos: int) -> int:
+        """Collect one local header (or recognise the central directory); returns the new position."""
+        buf = self._buf
+        need = 30
+        if len(buf) >= 30:
+            need = 30 + int.from_bytes(buf[26:28], "little") + int.from_bytes(buf[28:30], "little")
+        take = min(need - len(buf), len(view) - pos)
+        buf += view[pos : pos + take]
+        pos += take
+        if len(buf) >= 4 and bytes(buf[:4]) != self._LOCAL_SIG:
+            if bytes(buf[:4]) == self._CENTRAL_SIG:
+                self.done = True
+            else:
+                self._fail("no local header where one was expected")
+            return pos
+        if len(buf) < 30:
+            return pos
+        need = 30 + int.from_bytes(buf[26:28], "little") + int.from_bytes(buf[28:30], "little")
+        if len(buf) < need:
+            return pos
+        self._start_member(bytes(buf))
+        self._offset += len(buf)
+        buf.clear()
+        return pos
+
+    def _start_member(self, header: bytes) -> None:
+        (_sig, _ver, flags, method, _t, _d, crc, csize, usize, nlen, _xlen) = self._LOCAL.unpack_from(header)
+        raw_name = header[30 : 30 + nlen]
+        if flags & ~0x0806:  # only deflate options and UTF-8 names: no encryption, data descriptor, patches
+            return self._fail(f"member flags {flags:#x}")
+        if method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            return self._fail(f"compression method {method}")
+        if 0xFFFFFFFF in (csize, usize):
+            return self._fail("zip64 member")
+        if len(self._members) >= self.limits.max_files:
+            return self._fail("too many members")
+        if usize > self.limits.max_ratio * max(csize, 1024) or (method == zipfile.ZIP_STORED and csize != usize):
+            return self._fail("member sizes out of bounds")
+        name = raw_name.decode("utf-8") if flags & 0x800 else raw_name.decode("cp437")
+        info = zipfile.ZipInfo(name)
+        info.flag_bits, info.compress_type = flags, method
+        rel = _check_member(info)  # PackageError -> _fail through feed
+        target = self.dest / rel
+        header_offset = self._offset
+        member = {
+            "name": name,
+            "rel": rel,
+            "flags": flags,
+            "method": method,
+            "csize": csize,
+            "usize": usize,
+            "crc": crc,
+            "dir": False,
+        }
+        self._members[header_offset] = member
+        if info.is_dir():
+            if usize or csize:
+                return self._fail("folder with content")
+            member["dir"] = True
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._out = open(target, "xb")  # noqa: SIM115  # closed by _finish_member / _fail
+        self._member = member
+        self._left = csize
+        self._crc = 0
+        self._size = 0
+        self._inflate = zlib.decompressobj(-15) if method == zipfile.ZIP_DEFLATED else None
+        if csize == 0:
+            self._finish_member()
+        return None
+
+    def _data(self, piece: memoryview) -> None:
+        if self._inflate is None:
+            self._write(piece)
+            return
+        data: bytes | memoryview = piece
+        while data:
+            out = self._inflate.decompress(data, 1 << 20)  # bounded output: a bomb cannot fill memory
+            self._write(out)
+            data = self._inflate.unconsumed_tail
+            if self.failed is not None:
+                return
+
+    def _write(self, out: bytes | memoryview) -> None:
+        if not out:
+            return
+        self._size += len(out)
+        self.written += len(out)
+        assert self._member is not None
+        if self._size > self._member["usize"] or self.written > self.cap:
+            self._fail("member larger than declared, or the package past its cap")
+            return
+        self._crc = zlib.crc32(out, self._crc)
+        self._out.write(out)
+
+    def _finish_member(self) -> None:
+        member = self._member
+        assert member is not None
+        if self._inflate is not None and (not self._inflate.eof or self._inflate.unused_data):
+            return self._fail("deflate stream does not end with the member")
+        if self._size != member["usize"] or self._crc != member["crc"]:
+            return self._fail("size or CRC-32 differ from the local header")
+        if self._out is not None:
+            if self.durable:
+                self._out.flush()
+                os.fsync(self._out.fileno())
+        self._close_member()
+        return None
+
+    def confirm(self, archive: Path) -> int | None:
+        """The bytes unpacked, when what was streamed is exactly what ``safe_extract`` would write for the finished
+        ``archive`` (then the files get their modes and the folders are flushed); ``None`` to extract it anew."""
+        if self.failed is not None or not self.done or self._member is not None:
+            return None
+        with _open_zip(archive) as zf:
+            infos = zf.infolist()
+        if len(infos) != len(self._members):
+            return None
+        for info in infos:
+            member = self._members.get(info.header_offset)
+            if (
+                member is None
+                or member["name"] != info.orig_filename
+                or member["method"] != info.compress_type
+                or member["csize"] != info.compress_size
+                or member["usize"] != info.file_size
+                or member["crc"] != info.CRC
+                or member["flags"] != info.flag_bits
+                or member["dir"] != info.is_dir()
+                or member["rel"] != _check_member(info)
+            ):
+                return None
+        self.dest.mkdir(parents=True, exist_ok=True)
+        for info in infos:
+            if info.is_dir():
+                continue
+            mode = (info.external_attr >> 16) & 0o777
+            os.chmod(self.dest / _check_member(info), (mode | 0o600) & 0o755 if mode else 0o644)
+        if self.durable:
+            for folder, _dirs, _names in os.walk(self.dest):
+                _fsync_dir(Path(folder))
+        return self.written
 
 
 def zip_folder(folder: Path, archive: Path, exclude: tuple[str, ...] = ("__pycache__", ".git")) -> int:

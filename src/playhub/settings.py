@@ -89,6 +89,9 @@ class Settings:
     upload_write_queue: int = (
         8  # chunks of one upload waiting for its writer thread before the sender is slowed
     )
+    # An upload is unpacked while it arrives as long as it unpacks to at most this many times its size (what streams
+    # waits on disk until UPLOAD_END); a package that unpacks to more is unpacked from the archive at UPLOAD_END.
+    upload_stream_unpack_ratio: int = 4
 
     # --- downloads ---
     max_concurrent_downloads: int = 256

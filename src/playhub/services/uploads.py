@@ -30,6 +30,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from playhub import packages
@@ -90,10 +91,14 @@ class _Live:
     inflight: deque[asyncio.Future[Any]] = field(default_factory=deque)
     writer: ThreadPoolExecutor | None = None
     hashing: ThreadPoolExecutor | None = None
+    # Unpacks the archive as it arrives (only for an upload received whole by this process, from its first byte).
+    stream: packages.StreamExtractor | None = None
+    extracting: ThreadPoolExecutor | None = None
 
     def submit(self, data: bytes | memoryview) -> None:
-        """Queue ``data`` for appending and hashing, each in order, in this upload's two threads: the write and the
-        SHA-256 run at the same time (both release the GIL on large buffers), and both beside the event loop."""
+        """Queue ``data`` for appending, hashing and unpacking, each in order, in this upload's threads: the write,
+        the SHA-256 and the extraction run at the same time (all release the GIL on large buffers), and all beside the
+        event loop."""
         if self.writer is None or self.hashing is None:
             name = f"upload-{self.row.id[:8]}"
             self.writer = ThreadPoolExecutor(1, thread_name_prefix=name)
@@ -101,7 +106,13 @@ class _Live:
         loop = asyncio.get_running_loop()
         wrote = loop.run_in_executor(self.writer, self.fh.write, data)
         hashed = loop.run_in_executor(self.hashing, self.hasher.update, data)
-        self.inflight.append(asyncio.gather(wrote, hashed))
+        if self.stream is not None:
+            if self.extracting is None:
+                self.extracting = ThreadPoolExecutor(1, thread_name_prefix=f"upload-{self.row.id[:8]}-zip")
+            unpacked = loop.run_in_executor(self.extracting, self.stream.feed, data)
+            self.inflight.append(asyncio.gather(wrote, hashed, unpacked))
+        else:
+            self.inflight.append(asyncio.gather(wrote, hashed))
 
     async def settle(self, keep: int = 0) -> None:
         """Wait until at most ``keep`` chunks are still being written; a failed write raises ``ServerError`` (also
@@ -122,11 +133,28 @@ class _Live:
             return await asyncio.to_thread(fn)
         return await asyncio.get_running_loop().run_in_executor(self.writer, fn)
 
+    async def drop_stream(self) -> None:
+        """Stop unpacking as the bytes arrive and remove what it wrote (after any extraction still queued)."""
+        stream, pool = self.stream, self.extracting
+        self.stream = None
+        if stream is None:
+            return
+        stream.abort()
+
+        def remove() -> None:
+            stream.abort()
+            packages.remove_tree(stream.dest)
+
+        if pool is None:
+            await asyncio.to_thread(remove)
+        else:
+            await asyncio.get_running_loop().run_in_executor(pool, remove)
+
     def stop_writer(self) -> None:
-        for pool in (self.writer, self.hashing):
+        for pool in (self.writer, self.hashing, self.extracting):
             if pool is not None:
                 pool.shutdown(wait=False)
-        self.writer = self.hashing = None
+        self.writer = self.hashing = self.extracting = None
 
 
 class UploadService:
@@ -173,6 +201,7 @@ class UploadService:
                 except (ServerError, OSError):
                     log.warning("upload %s: could not save its last chunks at shutdown", live.row.id)
                 await live.run(live.fh.close)
+                await live.drop_stream()
                 live.stop_writer()
         self._live.clear()
 
@@ -306,6 +335,7 @@ class UploadService:
         with contextlib.suppress(ServerError):
             await live.settle()
         await live.run(live.fh.close)
+        await live.drop_stream()
         live.stop_writer()
         await self.db.run(sql.delete, live.row.id)
         await asyncio.to_thread(self.blobs.upload_part(live.row.id).unlink, missing_ok=True)
@@ -414,6 +444,7 @@ class UploadService:
             await live.settle()
         with contextlib.suppress(OSError):
             await live.run(live.fh.close)
+        await live.drop_stream()
         live.stop_writer()
 
     async def chunk(
@@ -437,8 +468,16 @@ class UploadService:
                 raise ChecksumMismatch(
                     f"this chunk brings the upload past the announced size_bytes ({live.row.size_bytes})"
                 )
-            # The writer thread hashes and appends while this loop receives the next chunk; the answer does not
-            # wait for the disk unless too many chunks are queued.
+            if live.received == 0 and live.stream is None:
+                # From its first byte, the archive is unpacked while it arrives; UPLOAD_END then only confirms it.
+                live.stream = packages.StreamExtractor(
+                    self.blobs.tmp / f"{_STAGE_PREFIX}{live.row.id}-{secrets.token_hex(4)}",
+                    live.row.size_bytes,
+                    self.limits,
+                    cap=live.row.size_bytes * self.settings.upload_stream_unpack_ratio,
+                )
+            # The writer threads hash, append and unpack while this loop receives the next chunk; the answer does
+            # not wait for the disk unless too many chunks are queued.
             live.submit(data)
             live.next_seq += 1
             live.received += len(data)
@@ -491,13 +530,16 @@ class UploadService:
                     f"the package's SHA-256 is {digest}, not the announced {row.checksum}; the upload is discarded"
                 )
             await live.run(live.fh.close)
+            stream, live.stream = live.stream, None
             live.stop_writer()
             lock = self._publish_locks.setdefault(row.game_id, asyncio.Lock())
             try:
                 async with lock:
-                    await self._publish(row, digest)
+                    await self._publish(row, digest, stream)
             except PlayHubError:
                 # The archive was refused, or a newer version landed first: these bytes can never become a version.
+                if stream is not None:
+                    await asyncio.to_thread(packages.remove_tree, stream.dest)
                 await self._discard(live)
                 raise
             except BaseException:
@@ -518,7 +560,7 @@ class UploadService:
             "checksum": digest,
         }
 
-    async def _publish(self, row: UploadRow, digest: str) -> None:
+    async def _publish(self, row: UploadRow, digest: str, stream: packages.StreamExtractor | None) -> None:
         game = await self.db.run(catalog_sql.get_game, row.game_id)
         assert game is not None
         parts = packages.parse_version(row.version)
@@ -527,21 +569,36 @@ class UploadService:
                 f"version {row.version} is no longer newer than the latest version {game.latest_version}"
             )
         part = self.blobs.upload_part(row.id)
-        stage = self.blobs.tmp / f"{_STAGE_PREFIX}{row.id}"
+        fresh_stage = self.blobs.tmp / f"{_STAGE_PREFIX}{row.id}"
         target = self.blobs.version_dir(row.game_id, row.version)
         archive = self.blobs.archive(row.game_id, row.version)
         max_players = self.settings.max_players_limit
 
-        def unpack() -> tuple[packages.Manifest, int]:
-            manifest = packages.inspect_zip(part, self.limits, max_players)
-            if manifest.name != game.name:
-                raise packages.PackageError(
-                    f"the manifest names the game '{manifest.name}', but this upload is for '{game.name}'"
-                )
-            packages.remove_tree(stage)
+        def unpack() -> tuple[packages.Manifest, int, Path]:
+            stage = fresh_stage
             try:
-                # Every file and folder reaches the disk before the rename and the commit that acknowledge it.
-                unpacked = packages.safe_extract(part, stage, self.limits, durable=True)
+                manifest = packages.inspect_zip(part, self.limits, max_players)
+                if manifest.name != game.name:
+                    raise packages.PackageError(
+                        f"the manifest names the game '{manifest.name}', but this upload is for '{game.name}'"
+                    )
+                # Every file and folder reaches the disk before the rename and the commit that acknowledge it:
+                # either they were written (and flushed) while the bytes arrived and the central directory confirms
+                # them, or they are extracted from the finished archive now.
+                unpacked: int | None = None
+                if stream is not None:
+                    try:
+                        unpacked = stream.confirm(part)
+                    except (packages.PackageError, OSError):
+                        unpacked = None
+                    if unpacked is None:
+                        log.info("upload %s: unpacking again at the end (%s)", row.id, stream.failed or "mismatch")
+                        packages.remove_tree(stream.dest)
+                    else:
+                        stage = stream.dest
+                if unpacked is None:
+                    packages.remove_tree(stage)
+                    unpacked = packages.safe_extract(part, stage, self.limits, durable=True)
                 for key, entry in (
                     ("entry_server", manifest.entry_server),
                     ("entry_client", manifest.entry_client),
@@ -550,11 +607,13 @@ class UploadService:
                         raise packages.PackageError(f"manifest {key} '{entry}' is not a file in the package")
             except BaseException:
                 packages.remove_tree(stage)
+                if stream is not None:
+                    packages.remove_tree(stream.dest)
                 raise
-            return manifest, unpacked
+            return manifest, unpacked, stage
 
         try:
-            manifest, unpacked = await asyncio.to_thread(unpack)
+            manifest, unpacked, stage = await asyncio.to_thread(unpack)
         except packages.PackageError as exc:
             raise InvalidRequest(str(exc)) from None
         try:
