@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import struct
 from pathlib import Path
@@ -132,7 +133,7 @@ async def test_binary_upload_wrong_seq_is_120_and_resume_continues(hub, tmp_path
     game_id = await create_game(dev, "resumer")
     data = _package("resumer", 600_000)
     begin = await _begin_binary(dev, game_id, data)
-    upload_id, size = begin["upload_id"], begin["chunk_size"]
+    upload_id, size = begin["upload_id"], min(begin["chunk_size"], 200_000)  # several chunks
     assert (await _chunk(dev, upload_id, 0, data[:size]))["status"] == "ok"
     wrong = await _chunk(dev, upload_id, 5, data[size : 2 * size])
     assert wrong["code"] == 120 and wrong["payload"] == {"expected_seq": 1}
@@ -454,7 +455,7 @@ async def test_a_failed_chunk_write_is_199_and_the_upload_resumes_from_durable_p
     game_id = await create_game(dev, "diskfull")
     data = _package("diskfull", 1_300_000)
     begin = await _begin_binary(dev, game_id, data)
-    upload_id, size = begin["upload_id"], begin["chunk_size"]
+    upload_id, size = begin["upload_id"], min(begin["chunk_size"], 262_144)  # several chunks
     assert (await _chunk(dev, upload_id, 0, data[:size]))["status"] == "ok"
     await asyncio.sleep(0.6)  # past the persistence interval: chunk 1 is saved as durable progress
     assert (await _chunk(dev, upload_id, 1, data[size : 2 * size]))["status"] == "ok"
@@ -489,3 +490,29 @@ async def test_a_failed_chunk_write_is_199_and_the_upload_resumes_from_durable_p
         assert (await _chunk(dev, upload_id, seq, data[off : off + size]))["status"] == "ok"
         seq += 1
     assert (await dev.request("UPLOAD_END", {"upload_id": upload_id}))["checksum"] == sha256(data)
+
+
+async def test_binary_uploads_get_larger_chunks_capped_by_the_frame_limit(make_hub) -> None:
+    hub = await make_hub(upload_binary_chunk_size=600_000, max_frame_bytes=400_000)
+    dev = await _dev(hub)
+    game_id = await create_game(dev, "bigchunks")
+    data = _package("bigchunks", 900_000)
+    begin = await _begin_binary(dev, game_id, data)
+    limit = 400_000 - 11 - 64  # the frame header with the longest transfer id still fits max_frame_bytes
+    assert begin["chunk_size"] == limit
+    over = await _chunk(dev, begin["upload_id"], 0, data[: limit + 1])
+    assert over["code"] == 100 and f"larger than chunk_size ({limit})" in over["message"]
+    # The same upload's base64 chunks keep the base64 limit.
+    with pytest.raises(InvalidRequest, match=r"larger than chunk_size \(262144\)"):
+        await dev.request(
+            "UPLOAD_CHUNK",
+            {"upload_id": begin["upload_id"], "seq": 0, "data_b64": base64.b64encode(data[:262145]).decode()},
+        )
+    assert (await _chunk(dev, begin["upload_id"], 0, data[:limit]))["payload"]["received_bytes"] == limit
+    base = await hub.dev(LP)
+    await base.register_dev("dev2", "secret-pw")
+    game2 = await create_game(base, "smallchunks")
+    plain = await base.request(
+        "UPLOAD_BEGIN", {"game_id": game2, "version": "1.0.0", "size_bytes": 10, "checksum": sha256(b"0" * 10)}
+    )
+    assert plain["chunk_size"] == 262144

@@ -16,6 +16,8 @@ import stat
 import struct
 import zipfile
 import zlib
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -383,6 +385,14 @@ def safe_extract(archive: Path, dest: Path, limits: ZipLimits, durable: bool = F
     return written
 
 
+def _flush_and_close(out: Any) -> None:
+    try:
+        out.flush()
+        os.fsync(out.fileno())
+    finally:
+        out.close()
+
+
 class StreamExtractor:
     """Unpack a zip archive while its bytes arrive, so publishing does not read and rewrite the whole package after
     the last byte: members are written to ``dest`` as their local headers and data stream past.
@@ -402,7 +412,7 @@ class StreamExtractor:
     _LOCAL = struct.Struct("<4sHHHHHIIIHH")
     _LOCAL_SIG = b"PK\x03\x04"
     _CENTRAL_SIG = b"PK\x01\x02"
-    _HEADER_CAP = 30 + 0xFFFF * 2  # a local header with the longest name and extra field
+    _MAX_FLUSHING = 32
 
     def __init__(
         self, dest: Path, archive_size: int, limits: ZipLimits, durable: bool = True, cap: int | None = None
@@ -424,6 +434,8 @@ class StreamExtractor:
         self._crc = 0
         self._left = 0  # compressed bytes of the current member still to come
         self._size = 0  # bytes written for the current member
+        self._flusher: ThreadPoolExecutor | None = None
+        self._flushes: deque[Future[None]] = deque()
 
     def feed(self, data: bytes | memoryview) -> None:
         if self.failed is not None or self.done:
@@ -569,17 +581,35 @@ class StreamExtractor:
             return self._fail("deflate stream does not end with the member")
         if self._size != member["usize"] or self._crc != member["crc"]:
             return self._fail("size or CRC-32 differ from the local header")
-        if self._out is not None:
-            if self.durable:
-                self._out.flush()
-                os.fsync(self._out.fileno())
+        if self._out is not None and self.durable:
+            # Another thread flushes the finished file while this one goes on with the next member; a bounded number
+            # of files wait for it, so a package of many small files does not hold many descriptors open.
+            out, self._out = self._out, None
+            if self._flusher is None:
+                self._flusher = ThreadPoolExecutor(1, thread_name_prefix="unpack-fsync")
+            while len(self._flushes) >= self._MAX_FLUSHING:
+                self._flushes.popleft().result()
+            self._flushes.append(self._flusher.submit(_flush_and_close, out))
         self._close_member()
         return None
+
+    def close(self) -> bool:
+        """Wait for the queued flushes (call from a worker thread); False when one of them failed."""
+        ok = True
+        while self._flushes:
+            try:
+                self._flushes.popleft().result()
+            except OSError:
+                ok = False
+        if self._flusher is not None:
+            self._flusher.shutdown(wait=True)
+            self._flusher = None
+        return ok
 
     def confirm(self, archive: Path) -> int | None:
         """The bytes unpacked, when what was streamed is exactly what ``safe_extract`` would write for the finished
         ``archive`` (then the files get their modes and the folders are flushed); ``None`` to extract it anew."""
-        if self.failed is not None or not self.done or self._member is not None:
+        if not self.close() or self.failed is not None or not self.done or self._member is not None:
             return None
         with _open_zip(archive) as zf:
             infos = zf.infolist()

@@ -92,6 +92,9 @@ class Settings:
     # An upload is unpacked while it arrives as long as it unpacks to at most this many times its size (what streams
     # waits on disk until UPLOAD_END); a package that unpacks to more is unpacked from the archive at UPLOAD_END.
     upload_stream_unpack_ratio: int = 4
+    # Largest chunk of an upload sent as binary frames (no base64 to grow it): fewer, larger chunks cost less per byte.
+    # Capped so that one frame, header included, fits max_frame_bytes.
+    upload_binary_chunk_size: int = 768 * 1024
 
     # --- downloads ---
     max_concurrent_downloads: int = 256

@@ -52,6 +52,7 @@ from playhub.store import uploads as sql
 from playhub.store.blobs import BlobStore
 from playhub.store.db import Database
 from playhub.store.uploads import UploadRow
+from playhub.wire.framing import BINARY_HEADER_SIZE, MAX_TRANSFER_ID
 
 log = logging.getLogger("playhub.uploads")
 
@@ -143,6 +144,7 @@ class _Live:
 
         def remove() -> None:
             stream.abort()
+            stream.close()
             packages.remove_tree(stream.dest)
 
         if pool is None:
@@ -349,7 +351,10 @@ class UploadService:
         size_bytes: int,
         checksum: str | None,
         resume: bool,
+        binary: bool = False,
     ) -> dict[str, Any]:
+        """Open (or, with ``resume``, reopen) an upload; ``binary`` when its chunks come as binary frames, which may
+        be larger (``upload_binary_chunk_size``)."""
         try:
             parts = packages.parse_version(version)
         except packages.PackageError as exc:
@@ -371,7 +376,7 @@ class UploadService:
             )
         existing = await self.db.run(sql.get_for_version, game_id, version)
         if existing is not None:
-            return await self._reopen(existing, developer_id, size_bytes, digest, resume)
+            return await self._reopen(existing, developer_id, size_bytes, digest, resume, binary)
         if (
             await self.db.run(sql.count_for_developer, developer_id)
             >= self.settings.max_open_uploads_per_developer
@@ -392,7 +397,7 @@ class UploadService:
             raise Conflict(f"an upload of version {version} is already open")
         return {
             "upload_id": row.id,
-            "chunk_size": self.settings.chunk_size,
+            "chunk_size": self.chunk_limit(binary),
             "next_seq": 0,
             "received_bytes": 0,
         }
@@ -409,7 +414,13 @@ class UploadService:
             )
 
     async def _reopen(
-        self, row: UploadRow, developer_id: int, size_bytes: int, digest: str | None, resume: bool
+        self,
+        row: UploadRow,
+        developer_id: int,
+        size_bytes: int,
+        digest: str | None,
+        resume: bool,
+        binary: bool,
     ) -> dict[str, Any]:
         if not resume:
             raise Conflict(
@@ -429,7 +440,7 @@ class UploadService:
             live.last_activity = time.time()
             return {
                 "upload_id": row.id,
-                "chunk_size": self.settings.chunk_size,
+                "chunk_size": self.chunk_limit(binary),
                 "next_seq": live.next_seq,
                 "received_bytes": live.received,
                 "resumed": True,
@@ -447,12 +458,19 @@ class UploadService:
         await live.drop_stream()
         live.stop_writer()
 
+    def chunk_limit(self, binary: bool) -> int:
+        """The largest chunk accepted: a binary frame carries more (one frame holds it, header included)."""
+        if not binary:
+            return self.settings.chunk_size
+        room = self.settings.max_frame_bytes - BINARY_HEADER_SIZE - MAX_TRANSFER_ID
+        return max(self.settings.chunk_size, min(self.settings.upload_binary_chunk_size, room))
+
     async def chunk(
-        self, developer_id: int, upload_id: str, seq: int, data: bytes | memoryview
+        self, developer_id: int, upload_id: str, seq: int, data: bytes | memoryview, binary: bool = False
     ) -> dict[str, Any]:
         """Append one chunk (base64-decoded by the payload schema, or raw from a binary frame)."""
         live = await self._get_live(upload_id, developer_id)
-        chunk_size = self.settings.chunk_size
+        chunk_size = self.chunk_limit(binary)
         async with live.lock:
             if live.closed:
                 raise BadState("this upload is finished or cancelled")
@@ -539,7 +557,7 @@ class UploadService:
             except PlayHubError:
                 # The archive was refused, or a newer version landed first: these bytes can never become a version.
                 if stream is not None:
-                    await asyncio.to_thread(packages.remove_tree, stream.dest)
+                    await asyncio.to_thread(lambda: (stream.close(), packages.remove_tree(stream.dest)))
                 await self._discard(live)
                 raise
             except BaseException:
@@ -593,6 +611,7 @@ class UploadService:
                         unpacked = None
                     if unpacked is None:
                         log.info("upload %s: unpacking again at the end (%s)", row.id, stream.failed or "mismatch")
+                        stream.close()
                         packages.remove_tree(stream.dest)
                     else:
                         stage = stream.dest
@@ -608,6 +627,7 @@ class UploadService:
             except BaseException:
                 packages.remove_tree(stage)
                 if stream is not None:
+                    stream.close()
                     packages.remove_tree(stream.dest)
                 raise
             return manifest, unpacked, stage

@@ -106,7 +106,9 @@ async def upload_begin(ctx: Context, p: UploadBegin) -> dict:
         raise InvalidRequest(
             '"encoding": "binary" needs a length-prefixed connection (binary frames cannot be lines)'
         )
-    out = await ctx.app.uploads.begin(_dev_id(ctx), p.game_id, p.version, p.size_bytes, p.checksum, p.resume)
+    out = await ctx.app.uploads.begin(
+        _dev_id(ctx), p.game_id, p.version, p.size_bytes, p.checksum, p.resume, binary
+    )
     if binary:
         grants = _binary_uploads(ctx.conn)
         grants.pop(out["upload_id"], None)
@@ -132,7 +134,7 @@ async def upload_chunk_binary(ctx: Context, chunk: BinaryChunk) -> dict[str, Any
             'no upload begun with "encoding": "binary" on this connection has this upload_id: send UPLOAD_BEGIN first'
         )
     user = ctx.app.sessions.resolve(token, DEV, ctx.conn)  # a logged-out or replaced session stops the upload
-    return await ctx.app.uploads.chunk(user.account_id, chunk.transfer_id, chunk.seq, chunk.data)
+    return await ctx.app.uploads.chunk(user.account_id, chunk.transfer_id, chunk.seq, chunk.data, binary=True)
 
 
 @routes.command("UPLOAD_END", UploadRef, role=DEV, listeners=PORT)
