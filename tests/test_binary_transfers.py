@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import os
 import struct
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from playhub.client import Client
 from playhub.client.library import LocalLibrary, download_game
 from playhub.client.publishing import publish_folder, upload_file
-from playhub.protocol.errors import ChecksumMismatch, InvalidRequest, RateLimited
+from playhub.protocol.errors import BadState, ChecksumMismatch, InvalidRequest, RateLimited
 from playhub.wire.framing import (
     BINARY_DOWNLOAD_CHUNK,
     BINARY_UPLOAD_CHUNK,
@@ -49,7 +50,10 @@ async def _player(hub: Any, framing: Framing = LP, name: str = "alice") -> Clien
 
 
 def _package(name: str, extra: int) -> bytes:
-    blob = hashlib.shake_256(name.encode()).digest(extra)
+    return _package_with(name, hashlib.shake_256(name.encode()).digest(extra))
+
+
+def _package_with(name: str, blob: bytes) -> bytes:
     return zip_bytes(
         {"server.py": "print(1)\n", "client.py": "print(2)\n", "assets.bin": blob},
         manifest_data={
@@ -516,3 +520,58 @@ async def test_binary_uploads_get_larger_chunks_capped_by_the_frame_limit(make_h
         "UPLOAD_BEGIN", {"game_id": game2, "version": "1.0.0", "size_bytes": 10, "checksum": sha256(b"0" * 10)}
     )
     assert plain["chunk_size"] == 262144
+
+
+async def test_checksum_given_at_upload_end(hub, tmp_path: Path) -> None:
+    dev = await _dev(hub)
+    game_id = await create_game(dev, "latesum")
+    data = _package("latesum", 300_000)
+
+    async def begin_and_send(version: str, checksum: str | None = None) -> str:
+        payload = {"game_id": game_id, "version": version, "size_bytes": len(data), "encoding": "binary"}
+        if checksum is not None:
+            payload["checksum"] = checksum
+        upload_id = (await dev.request("UPLOAD_BEGIN", payload))["upload_id"]
+        assert (await _chunk(dev, upload_id, 0, data))["status"] == "ok"
+        return upload_id
+
+    upload_id = await begin_and_send("1.0.0")
+    # A malformed checksum is 100 and leaves the upload as it was.
+    with pytest.raises(InvalidRequest, match="SHA-256 digest"):
+        await dev.request("UPLOAD_END", {"upload_id": upload_id, "checksum": "abc"})
+    # A wrong one is 121 and discards the upload.
+    with pytest.raises(ChecksumMismatch, match="not the announced") as wrong:
+        await dev.request("UPLOAD_END", {"upload_id": upload_id, "checksum": "0" * 64})
+    assert wrong.value.code == 121
+    with pytest.raises(BadState):
+        await dev.request("UPLOAD_END", {"upload_id": upload_id})
+    # Announced at BEGIN and given again at END: both must match the bytes.
+    upload_id = await begin_and_send("1.0.0", sha256(data))
+    with pytest.raises(ChecksumMismatch):
+        await dev.request("UPLOAD_END", {"upload_id": upload_id, "checksum": "f" * 64})
+    upload_id = await begin_and_send("1.0.0")
+    out = await dev.request("UPLOAD_END", {"upload_id": upload_id, "checksum": "SHA256:" + sha256(data).upper()})
+    assert out["checksum"] == sha256(data)
+
+
+async def test_upload_file_hashes_while_sending_and_restarts_a_resume_of_other_bytes(hub, tmp_path: Path) -> None:
+    dev = await _dev(hub)
+    game_id = await create_game(dev, "rehash")
+    old = _package("rehash", 500_000)
+    new = bytes(old)
+    while new[:100_000] == old[:100_000]:  # same size, other bytes from the first chunk on
+        new = _package_with("rehash", os.urandom(500_000))
+    assert len(new) == len(old)
+    # An upload of the old bytes, begun without a checksum and left half-way.
+    begin = await dev.request(
+        "UPLOAD_BEGIN",
+        {"game_id": game_id, "version": "1.0.0", "size_bytes": len(old), "encoding": "binary"},
+    )
+    assert (await _chunk(dev, begin["upload_id"], 0, old[:100_000]))["status"] == "ok"
+    archive = tmp_path / "new.zip"
+    archive.write_bytes(new)
+    # upload_file resumes it, sends the rest of the new file, and the checksum at END tells the two apart: the
+    # server discards the mix and upload_file sends the new file again from the start.
+    out = await upload_file(dev, game_id, "1.0.0", archive, encoding="binary")
+    assert out["checksum"] == sha256(new)
+    assert hub.app.blobs.archive(game_id, "1.0.0").read_bytes() == new

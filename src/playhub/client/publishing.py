@@ -21,7 +21,14 @@ from typing import Any, Literal
 
 from playhub import packages
 from playhub.client.connection import Client, ConnectionLost
-from playhub.protocol.errors import ChunkOutOfOrder, Conflict, InvalidRequest, PlayHubError, error_from_wire
+from playhub.protocol.errors import (
+    ChecksumMismatch,
+    ChunkOutOfOrder,
+    Conflict,
+    InvalidRequest,
+    PlayHubError,
+    error_from_wire,
+)
 from playhub.wire.framing import Framing
 
 Progress = Callable[[int, int], None]
@@ -87,16 +94,12 @@ async def ensure_game(client: Client, manifest: packages.Manifest) -> tuple[dict
 
 
 async def _begin(
-    client: Client, game_id: str, version: str, size: int, checksum: str, binary: bool = False
+    client: Client, game_id: str, version: str, size: int, checksum: str | None, binary: bool = False
 ) -> dict[str, Any]:
     """``UPLOAD_BEGIN`` with resume; the answer carries ``"encoding": "binary"`` when binary chunks were agreed."""
-    payload: dict[str, Any] = {
-        "game_id": game_id,
-        "version": version,
-        "size_bytes": size,
-        "checksum": checksum,
-        "resume": True,
-    }
+    payload: dict[str, Any] = {"game_id": game_id, "version": version, "size_bytes": size, "resume": True}
+    if checksum is not None:
+        payload["checksum"] = checksum
     if binary:
         try:
             return await _begin_once(client, {**payload, "encoding": "binary"})
@@ -136,9 +139,42 @@ def _forget(pending: deque[tuple[asyncio.Future[dict[str, Any]], int]]) -> None:
     pending.clear()
 
 
-def _read_batch(fh: Any, offset: int, length: int) -> bytes:
+class _RunningHash:
+    """The file's SHA-256, computed from the batches read for sending (in the reading thread) instead of in a pass of
+    its own before UPLOAD_BEGIN; bytes the upload skips (a resume) or reads twice (a resync) are handled."""
+
+    def __init__(self) -> None:
+        self.hasher = hashlib.sha256()
+        self.upto = 0  # bytes [0, upto) are hashed
+
+    def add(self, fh: Any, offset: int, data: bytes) -> None:
+        if offset > self.upto:
+            self.fill(fh, offset)
+        if offset <= self.upto < offset + len(data):
+            self.hasher.update(memoryview(data)[self.upto - offset :])
+            self.upto = offset + len(data)
+
+    def fill(self, fh: Any, end: int) -> None:
+        """Hash [upto, end) straight from the file."""
+        fh.seek(self.upto)
+        while self.upto < end:
+            block = fh.read(min(1 << 20, end - self.upto))
+            if not block:
+                raise PublishError("the package became shorter while it was being uploaded")
+            self.hasher.update(block)
+            self.upto += len(block)
+
+    def finish(self, fh: Any, size: int) -> str:
+        self.fill(fh, size)
+        return self.hasher.hexdigest()
+
+
+def _read_batch(fh: Any, offset: int, length: int, running: _RunningHash | None = None) -> bytes:
     fh.seek(offset)
-    return fh.read(length)  # type: ignore[no-any-return]
+    data: bytes = fh.read(length)
+    if running is not None:
+        running.add(fh, offset, data)
+    return data
 
 
 async def upload_file(
@@ -155,13 +191,44 @@ async def upload_file(
     """Upload a package file as ``version`` of ``game_id``; returns the ``UPLOAD_END`` answer.
 
     ``encoding`` "auto" uses binary chunk frames on a length-prefixed connection and base64 chunks otherwise.
-    ``checksum`` (the file's SHA-256 hex) saves hashing the file again when the caller already has it."""
-    if checksum is None:
-        size, checksum = await asyncio.to_thread(lambda: (archive.stat().st_size, sha256_file(archive)))
-    else:
-        size = (await asyncio.to_thread(archive.stat)).st_size
+    ``checksum`` (the file's SHA-256 hex) saves hashing the file again when the caller already has it. Without it, a
+    binary upload hashes the bytes as it reads them for sending and gives the SHA-256 with ``UPLOAD_END`` (so the
+    first chunk leaves without a pass over the whole file first); a base64 upload hashes the file before it begins.
+    """
+    size = (await asyncio.to_thread(archive.stat)).st_size
     want_binary = encoding == "binary" or (encoding == "auto" and client.framing is Framing.LENGTH_PREFIXED)
-    begin = await _begin(client, game_id, version, size, checksum, want_binary)
+    try:
+        return await _upload_once(client, game_id, version, archive, size, want_binary, checksum, progress, window)
+    except ChecksumMismatch as exc:
+        if checksum is not None or not want_binary or "announced" not in exc.message:
+            raise
+        # A resumed upload held bytes of another file of the same size (its checksum came only at the end): the
+        # server discarded it, so send this file again from the start, once.
+        return await _upload_once(client, game_id, version, archive, size, want_binary, None, progress, window)
+
+
+async def _upload_once(
+    client: Client,
+    game_id: str,
+    version: str,
+    archive: Path,
+    size: int,
+    want_binary: bool,
+    checksum: str | None,
+    progress: Progress | None,
+    window: int,
+) -> dict[str, Any]:
+    running: _RunningHash | None = None
+    if checksum is None and want_binary:
+        running = _RunningHash()
+        begin = await _begin(client, game_id, version, size, None, True)
+        if begin.get("encoding") != "binary":  # a server without binary chunks: hash first, as base64 mode does
+            running = None
+            checksum = await asyncio.to_thread(sha256_file, archive)
+    else:
+        if checksum is None:
+            checksum = await asyncio.to_thread(sha256_file, archive)
+        begin = await _begin(client, game_id, version, size, checksum, want_binary)
     binary = begin.get("encoding") == "binary"
     upload_id = begin["upload_id"]
     chunk_size = int(begin["chunk_size"])
@@ -182,7 +249,7 @@ async def upload_file(
                         if not batch:
                             # Several chunks per thread hop; slices of one read are sent without copying.
                             want = min(max(_READ_BATCH, chunk_size), size - offset)
-                            batch = memoryview(await asyncio.to_thread(_read_batch, fh, offset, want))
+                            batch = memoryview(await asyncio.to_thread(_read_batch, fh, offset, want, running))
                             if not batch:
                                 raise PublishError(f"{archive} became shorter while it was being uploaded")
                         data, batch = batch[:chunk_size], batch[chunk_size:]
@@ -224,10 +291,13 @@ async def upload_file(
             upload_id = begin["upload_id"]  # a new one if the old upload had to be replaced
             seq, offset = int(begin["next_seq"]), int(begin["received_bytes"])
             acked = offset
+        end: dict[str, Any] = {"upload_id": upload_id}
+        if running is not None:
+            end["checksum"] = await asyncio.to_thread(running.finish, fh, size)
     finally:
         await asyncio.to_thread(fh.close)
     try:
-        return await client.request("UPLOAD_END", {"upload_id": upload_id}, timeout=END_TIMEOUT_S)
+        return await client.request("UPLOAD_END", end, timeout=END_TIMEOUT_S)
     except (ConnectionLost, ConnectionError):
         landed = await _landed_after_drop(client, game_id, version)
         if landed is not None:

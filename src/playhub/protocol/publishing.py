@@ -64,3 +64,9 @@ class UploadChunk(Payload):
 
 class UploadRef(Payload):
     upload_id: str
+
+
+class UploadEnd(Payload):
+    upload_id: str
+    # The package's SHA-256, for a client that hashed it while sending instead of announcing it at UPLOAD_BEGIN.
+    checksum: str | None = None

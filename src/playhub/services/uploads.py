@@ -524,7 +524,10 @@ class UploadService:
             await self._discard(live)
         return {"upload_id": upload_id, "cancelled": True}
 
-    async def end(self, developer_id: int, upload_id: str) -> dict[str, Any]:
+    async def end(self, developer_id: int, upload_id: str, checksum: str | None = None) -> dict[str, Any]:
+        """Verify and publish. ``checksum`` is the SHA-256 of a client that hashed while sending (it announced none
+        at UPLOAD_BEGIN); the bytes must match it as well as any announced one."""
+        late = normalize_checksum(checksum)
         live = await self._get_live(upload_id, developer_id)
         async with live.lock:
             if live.closed:
@@ -542,11 +545,12 @@ class UploadService:
                     {"received_bytes": live.received, "next_seq": live.next_seq},
                 )
             digest = live.hasher.hexdigest()
-            if row.checksum is not None and digest != row.checksum:
-                await self._discard(live)
-                raise ChecksumMismatch(
-                    f"the package's SHA-256 is {digest}, not the announced {row.checksum}; the upload is discarded"
-                )
+            for expected in (row.checksum, late):
+                if expected is not None and digest != expected:
+                    await self._discard(live)
+                    raise ChecksumMismatch(
+                        f"the package's SHA-256 is {digest}, not the announced {expected}; the upload is discarded"
+                    )
             await live.run(live.fh.close)
             stream, live.stream = live.stream, None
             live.stop_writer()

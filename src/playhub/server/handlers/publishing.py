@@ -13,6 +13,7 @@ from playhub.protocol.publishing import (
     UpdateGameMeta,
     UploadBegin,
     UploadChunk,
+    UploadEnd,
     UploadRef,
 )
 from playhub.protocol.schemas import Empty
@@ -137,9 +138,9 @@ async def upload_chunk_binary(ctx: Context, chunk: BinaryChunk) -> dict[str, Any
     return await ctx.app.uploads.chunk(user.account_id, chunk.transfer_id, chunk.seq, chunk.data, binary=True)
 
 
-@routes.command("UPLOAD_END", UploadRef, role=DEV, listeners=PORT)
-async def upload_end(ctx: Context, p: UploadRef) -> dict:
-    out = await ctx.app.uploads.end(_dev_id(ctx), p.upload_id)
+@routes.command("UPLOAD_END", UploadEnd, role=DEV, listeners=PORT)
+async def upload_end(ctx: Context, p: UploadEnd) -> dict:
+    out = await ctx.app.uploads.end(_dev_id(ctx), p.upload_id, p.checksum)
     _binary_uploads(ctx.conn).pop(p.upload_id, None)
     return out
 
