@@ -4,9 +4,11 @@ All run in the same invocation on loopback, each into a separate server process 
 
 * raw: a plain socket server (``recv`` into a file), the client ``sendall``s the file in 1 MiB blocks;
 * PlayHub: ``playhub serve`` in a subprocess; the client uses ``playhub.client.publishing.upload_file`` on a
-  length-prefixed connection: the client's SHA-256 of the file, ``UPLOAD_BEGIN``, chunks with a window in flight,
-  then ``UPLOAD_END`` (SHA-256 check, archive inspection, unpacking), once with base64 JSON chunks and once with
-  binary chunk frames.
+  length-prefixed connection: ``UPLOAD_BEGIN``, chunks with a window in flight, then ``UPLOAD_END`` (SHA-256 check,
+  archive inspection, publication of the unpacked files), once with base64 JSON chunks (the client hashes the file
+  before ``UPLOAD_BEGIN``) and once with binary chunk frames (the client hashes while sending and gives the SHA-256
+  with ``UPLOAD_END``). Either way the server writes the archive and unpacks it while the chunks arrive, and flushes
+  both to disk before the commit.
 
 Raw copy, base64 upload and binary upload alternate for ``--rounds`` rounds; medians are printed with each rate's
 ratio to the raw copy and the server's RSS growth during the upload (sampled with psutil every 20 ms).
@@ -239,7 +241,7 @@ def main() -> None:
     raw_rate = mb / raw_s
     print(f"package: {mb:.1f} MiB, chunk window {args.window}, {args.rounds} alternating rounds (medians)")
     print(f"raw TCP copy to disk:         {raw_rate:8.1f} MiB/s ({raw_s:.2f} s; runs {_fmt(res['raw'])} s)")
-    print(f"client SHA-256 of the file:   {hash_s:.3f} s (part of every upload below)")
+    print(f"client SHA-256 of the file:   {hash_s:.3f} s (before a base64 upload; binary ones hash while sending)")
     for encoding in ("base64", "binary"):
         runs = res[encoding]
         total = _median([r["total_s"] for r in runs])

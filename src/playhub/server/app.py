@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from playhub.server.connection import Connection
 from playhub.server.handlers import AREAS
 from playhub.server.outbuf import OutputBudget
+from playhub.server.reader import ChunkReader
 from playhub.server.router import Listener, Router
 from playhub.server.sockopts import tune_socket
 from playhub.services.accounts import AccountService
@@ -121,11 +122,16 @@ class PlayHubApp:
                 self._connections.discard(conn)
                 self.bus.drop_peer(conn)
 
-        server = await asyncio.start_server(
-            on_client,
+        loop = asyncio.get_running_loop()
+
+        def protocol() -> asyncio.StreamReaderProtocol:
+            # What asyncio.start_server builds, with a reader that does not copy received bytes around.
+            return asyncio.StreamReaderProtocol(ChunkReader(self.settings.read_size), on_client)
+
+        server = await loop.create_server(
+            protocol,
             self.settings.host,
             port,
-            limit=self.settings.read_size,
             reuse_address=True,
             backlog=self.settings.listen_backlog,
         )
