@@ -3,6 +3,8 @@
 All run in the same invocation on loopback, each into a separate server process that writes the bytes to disk:
 
 * raw: a plain socket server (``recv`` into a file), the client ``sendall``s the file in 1 MiB blocks;
+* for reference only (not the ratio's baseline): the same sink writing every block to two files and flushing both
+  at the end, the least a durable publication stores (the archive and its unpacked copy);
 * PlayHub: ``playhub serve`` in a subprocess; the client uses ``playhub.client.publishing.upload_file`` on a
   length-prefixed connection: ``UPLOAD_BEGIN``, chunks with a window in flight, then ``UPLOAD_END`` (SHA-256 check,
   archive inspection, publication of the unpacked files), once with base64 JSON chunks (the client hashes the file
@@ -45,17 +47,24 @@ from playhub.client.publishing import sha256_file, upload_file  # noqa: E402
 from playhub.wire.framing import Framing  # noqa: E402
 
 _SINK = r"""
-import socket, sys
-path, = sys.argv[1:]
+import os, socket, sys
+paths = sys.argv[1:]
 srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
 print(srv.getsockname()[1], flush=True)
 conn, _ = srv.accept()
-with open(path, "wb") as out:
-    while True:
-        block = conn.recv(1 << 20)
-        if not block:
-            break
+outs = [open(path, "wb") for path in paths]
+while True:
+    block = conn.recv(1 << 20)
+    if not block:
+        break
+    for out in outs:
         out.write(block)
+if len(outs) > 1:  # the reference for what publishing has to store: two copies, on disk before the answer
+    for out in outs:
+        out.flush()
+        os.fsync(out.fileno())
+for out in outs:
+    out.close()
 conn.sendall(b"ok")
 conn.close()
 """
@@ -81,8 +90,11 @@ def make_package(folder: Path, megabytes: int) -> Path:
     return archive
 
 
-def raw_copy(archive: Path, sink_file: Path) -> float:
-    proc = subprocess.Popen([sys.executable, "-c", _SINK, str(sink_file)], stdout=subprocess.PIPE, text=True)
+def raw_copy(archive: Path, *sink_files: Path) -> float:
+    """Seconds to send ``archive`` over loopback to a sink writing it to ``sink_files`` (with two: each flushed)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SINK, *map(str, sink_files)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     port = int(proc.stdout.readline())
     start = time.perf_counter()
@@ -171,7 +183,13 @@ async def playhub_upload(
 
 
 async def playhub_rounds(
-    archive: Path, server: subprocess.Popen[bytes], port: int, window: int, rounds: int, raw_copy_fn: Any
+    archive: Path,
+    server: subprocess.Popen[bytes],
+    port: int,
+    window: int,
+    rounds: int,
+    raw_copy_fn: Any,
+    raw_twice_fn: Any,
 ) -> dict[str, list[Any]]:
     """Alternate raw copy, base64 upload and binary upload ``rounds`` times, so load changes hit all three alike."""
     client = await Client.connect("127.0.0.1", port, framing=Framing.LENGTH_PREFIXED)
@@ -181,10 +199,11 @@ async def playhub_rounds(
             "CREATE_GAME", {"name": "benchgame", "description": "b", "game_type": "cli", "max_players": 2}
         )
     )["game_id"]
-    results: dict[str, list[Any]] = {"raw": [], "base64": [], "binary": []}
+    results: dict[str, list[Any]] = {"raw": [], "raw2": [], "base64": [], "binary": []}
     version = 0
     for _ in range(rounds):
         results["raw"].append(await asyncio.to_thread(raw_copy_fn))
+        results["raw2"].append(await asyncio.to_thread(raw_twice_fn))
         for encoding in ("base64", "binary"):
             version += 1
             results[encoding].append(
@@ -231,6 +250,7 @@ def main() -> None:
                     args.window,
                     args.rounds,
                     lambda: raw_copy(archive, folder / "raw-copy.bin"),
+                    lambda: raw_copy(archive, folder / "raw-copy-a.bin", folder / "raw-copy-b.bin"),
                 )
             )
         finally:
@@ -241,6 +261,11 @@ def main() -> None:
     raw_rate = mb / raw_s
     print(f"package: {mb:.1f} MiB, chunk window {args.window}, {args.rounds} alternating rounds (medians)")
     print(f"raw TCP copy to disk:         {raw_rate:8.1f} MiB/s ({raw_s:.2f} s; runs {_fmt(res['raw'])} s)")
+    raw2_s = _median(res["raw2"])
+    print(
+        f"(reference) raw copy into two files, fsynced: {mb / raw2_s:8.1f} MiB/s ({raw2_s:.2f} s; runs "
+        f"{_fmt(res['raw2'])} s; {raw_s / raw2_s:.2f}x of the raw copy)"
+    )
     print(f"client SHA-256 of the file:   {hash_s:.3f} s (before a base64 upload; binary ones hash while sending)")
     for encoding in ("base64", "binary"):
         runs = res[encoding]
