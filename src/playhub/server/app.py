@@ -17,6 +17,8 @@ from playhub.server.router import Listener, Router
 from playhub.server.sockopts import tune_socket
 from playhub.services.accounts import AccountService
 from playhub.services.bus import LocalBus
+from playhub.services.chat import ChatService
+from playhub.services.chat_files import ChatFileService
 from playhub.services.events import EventBus
 from playhub.services.quotas import WindowLimiter
 from playhub.services.sessions import Peer, SessionRegistry
@@ -64,6 +66,8 @@ class PlayHubApp:
         self.bus = LocalBus(self.sessions)
         self.bus.attach(self._deliver)
         self.accounts = AccountService(settings, self.db, self.sessions)
+        self.chat = ChatService(settings, self.db, self.bus)
+        self.chat_files = ChatFileService(settings, self.chat, self.blobs.tmp)
         self.dev_port = 0
         self.lobby_port = 0
         self._servers: list[asyncio.base_events.Server] = []
@@ -84,10 +88,13 @@ class PlayHubApp:
         await (
             self.sessions.load()
         )  # before listening: a client reconnecting after a restart finds its session
+        await self.chat.start()
+        self.chat.follow_sessions(self.sessions)
         for area in AREAS:
             startup = getattr(area, "startup", None)
             if startup is not None:
                 await startup(self)
+        self._chat_follows_rooms()
         groups = [area.routes for area in AREAS]
         s = self.settings
         dev = await self._listen(Router(self, Listener.DEV, groups), s.dev_port)
@@ -132,6 +139,13 @@ class PlayHubApp:
         self._servers.append(server)
         return server
 
+    def _chat_follows_rooms(self) -> None:
+        """Each lobby room has a chat channel: its members, joined and left with the room, closed with it."""
+        chat, seats = self.chat, self.rooms.seats
+        seats.on_seated.append(lambda room, member: chat.room_joined(room.room_id, member.username))
+        seats.on_departure.append(lambda room, member, why: chat.room_left(room.room_id, member.username, why))
+        seats.on_closed.append(lambda room, server: chat.room_closed(room.room_id))
+
     @staticmethod
     def _deliver(peers: Iterable[Peer], encoded: bytes) -> None:
         """The push bus's delivery sink: one encoded push written to each connection."""
@@ -165,6 +179,11 @@ class PlayHubApp:
         while True:
             await asyncio.sleep(1.0)
             self.accounts.housekeeping()
+            self.chat_files.expire()
+            try:
+                await self.chat.housekeeping()
+            except Exception:  # a failing retention pass must not end housekeeping for good
+                log.exception("chat housekeeping failed")
             try:
                 await self.sessions.housekeeping()
             except Exception:  # a busy or failing disk must not end housekeeping for good
@@ -206,6 +225,11 @@ class PlayHubApp:
             except TimeoutError:
                 pass
         self.accounts.close()
+        self.chat_files.close()
+        try:
+            await self.chat.close()
+        except Exception:
+            log.exception("could not store the last chat changes")
         try:
             await self.sessions.flush()  # the last expiry extensions
         except Exception:
