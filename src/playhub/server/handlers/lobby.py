@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -25,18 +23,13 @@ from playhub.protocol.lobby import (
 )
 from playhub.protocol.schemas import Empty
 from playhub.server.router import Context, Listener, Routes
-from playhub.services.bus import Audience
 from playhub.services.matches import MatchPass
-from playhub.services.presence import PresenceService
 from playhub.services.room_seats import room_info
 from playhub.services.room_states import Room
 from playhub.services.rooms import RoomService
-from playhub.services.sessions import Peer, Principal, Role
-from playhub.services.votes import VoteService
-from playhub.supervisor import Supervisor
+from playhub.services.sessions import Principal, Role
 
 if TYPE_CHECKING:
-    from playhub.server.app import PlayHubApp
     from playhub.server.connection import Connection
 
 log = logging.getLogger("playhub.lobby")
@@ -44,41 +37,6 @@ routes = Routes()
 
 _PLAYER = Role.PLAYER
 _LOBBY = Listener.LOBBY
-
-
-async def startup(app: PlayHubApp) -> None:
-    supervisor = Supervisor(app.settings, app.data_dir)
-    killed = await asyncio.to_thread(supervisor.reap_leftovers)
-    if killed:
-        log.warning("killed %d game server process(es) left over from a previous run", killed)
-
-    # Rooms still hand (recipients, event, data); both go out through the push bus, encoded once.
-    def deliver_names(usernames: Iterable[str], event: str, data: dict[str, Any]) -> None:
-        app.bus.deliver(Audience.users(usernames), envelope.push(event, data))
-
-    def deliver_peers(peers: Iterable[Peer], event: str, data: dict[str, Any]) -> None:
-        app.bus.deliver(Audience.peers(peers), envelope.push(event, data))
-
-    app.presence = PresenceService(app.sessions, app.bus, app.settings.presence_batch_s)
-    app.rooms = RoomService(
-        app.settings,
-        app.db,
-        app.blobs,
-        app.sessions,
-        supervisor,
-        VoteService(app.settings.vote_memory),
-        deliver_names,
-        deliver_peers,
-        app.spawn,
-        lambda: app.lobby_port,
-        app.events,
-    )
-
-
-async def shutdown(app: PlayHubApp) -> None:
-    rooms: RoomService | None = getattr(app, "rooms", None)
-    if rooms is not None:
-        await rooms.close()
 
 
 def _rooms(ctx: Context) -> RoomService:
