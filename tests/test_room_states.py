@@ -234,3 +234,20 @@ def test_close_empties_the_room_and_hands_over_its_server(event: RoomEvent) -> N
     assert [m.username for m in former] == ["ann", "bob", "cid"]
     assert server is None and room.members == [] and room.state is S.CLOSED
     assert room.match  # kept, so the cut-short match is recorded when its server stops
+
+
+def test_the_server_belongs_to_the_room_until_detached() -> None:
+    room = _room(S.STARTING)
+    server = object()
+    rs.server_ready(room, server, "s3cret", "127.0.0.1", 4242)  # type: ignore[arg-type]
+    assert rs.runs_on(room, server)  # type: ignore[arg-type]
+    assert rs.detach_server(room) is server
+    assert not rs.runs_on(room, server)  # type: ignore[arg-type]
+    assert rs.detach_server(room) is None  # only one caller stops it
+
+
+def test_a_stopping_platform_cuts_the_match_short() -> None:
+    room = _playing()
+    assert [m.username for m in rs.cut_short(room)] == ["ann", "bob", "cid"]
+    assert room.match == [] and room.server is None
+    assert rs.cut_short(room) == []

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, TypeVar
 
 import msgspec
 
+from playhub.protocol.lobby import RoomInfo
 from playhub.protocol.schemas import Int64
 
 
@@ -41,7 +42,7 @@ def push(name: str):  # type: ignore[no-untyped-def]  # a class decorator keeps 
 # --- lobby ------------------------------------------------------------------------------------------------------------
 @push("ROOM_UPDATED")
 class RoomUpdated(Push):
-    room: dict[str, Any]
+    room: RoomInfo
     reason: str | msgspec.UnsetType = msgspec.UNSET  # only when the game server failed to start
 
 

@@ -16,14 +16,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from playhub.protocol import envelope
 from playhub.server.connection import Connection
 from playhub.server.handlers import AREAS
 from playhub.server.outbuf import OutputBudget
 from playhub.server.router import Listener, Router
 from playhub.server.sockopts import tune_socket
 from playhub.services.accounts import AccountService
-from playhub.services.bus import Audience, LocalBus
+from playhub.services.bus import LocalBus
 from playhub.services.catalog import CatalogService
 from playhub.services.downloads import DownloadService
 from playhub.services.events import EventBus
@@ -78,8 +77,7 @@ class PlayHubApp:
             self.sessions,
             self.supervisor,
             VoteService(s.vote_memory),
-            self._deliver_names,
-            self._deliver_peers,
+            self.bus,
             self.spawn,
             lambda: self.lobby_port,
             self.events,
@@ -94,13 +92,6 @@ class PlayHubApp:
         self._stop_requested = asyncio.Event()
         self._stopped = asyncio.Event()
         self._started = False
-
-    # Rooms hand (recipients, event, data); both go out through the push bus, encoded once.
-    def _deliver_names(self, usernames: Iterable[str], event: str, data: dict[str, Any]) -> None:
-        self.bus.deliver(Audience.users(usernames), envelope.push(event, data))
-
-    def _deliver_peers(self, peers: Iterable[Peer], event: str, data: dict[str, Any]) -> None:
-        self.bus.deliver(Audience.peers(peers), envelope.push(event, data))
 
     # --- lifecycle -----------------------------------------------------------------------------------------------
     async def start(self) -> None:

@@ -74,6 +74,8 @@ class PushBus(Protocol):
 
     def unsubscribe(self, topic: str, peer: Peer) -> None: ...
 
+    def drop_topic(self, topic: str) -> None: ...
+
 
 def _send_each(peers: Iterable[Peer], encoded: bytes) -> None:
     for peer in peers:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from playhub.protocol.errors import Forbidden
+from playhub.protocol.pushes import GameEnded, GameStarted
 from playhub.sdk.tickets import player_ticket
 from playhub.services import room_states as rs
 from playhub.services.events import EventBus
@@ -74,7 +75,9 @@ class MatchService:
         self.spawn(self._watch(room, server))
         self.spawn(self._probe(room, server))
         for m in room.members:
-            self.seats.tell([m.username], "GAME_STARTED", _pass(room, m.username))
+            p = _pass(room, m.username)
+            started = GameStarted(p.room_id, p.game_id, p.game_name, p.version, p.game_host, p.game_port, p.ticket)
+            self.seats.tell([m.username], started)
         self.seats.announce(room)
         host_pass = _pass(room, host)
         try:
@@ -171,7 +174,7 @@ class MatchService:
 
     async def _watch(self, room: Room, server: GameServer) -> None:
         info = await server.wait()
-        if room.server is not server:
+        if not rs.runs_on(room, server):
             return  # already ended by GAME_FINISHED or by closing the room
         rs.detach_server(room)
         reason = _exit_reason(info.exit_code, info.stopped)
@@ -188,9 +191,9 @@ class MatchService:
             interval_s=s.game_server_probe_interval_s,
             failures=s.game_server_probe_failures,
             timeout_s=s.game_server_probe_timeout_s,
-            watching=lambda: room.server is server and server.running,
+            watching=lambda: rs.runs_on(room, server) and server.running,
         )
-        if not unresponsive or room.server is not server:
+        if not unresponsive or not rs.runs_on(room, server):
             return
         rs.detach_server(room)
         log.warning("game server of room %s stopped answering; ending its match", room.room_id)
@@ -222,8 +225,7 @@ class MatchService:
         """Tell the members, move the room on; the caller records the result (synchronous up to here so that a
         leave handled in the middle of a request cannot interleave with it)."""
         match = rs.end_match(room, kick_all=kick_all)
-        ended = {"room_id": room.room_id, "reason": reason, "results": results, "exit_code": exit_code}
-        self.seats.tell([*room.names(), *also], "GAME_ENDED", ended)
+        self.seats.tell([*room.names(), *also], GameEnded(room.room_id, reason, results, exit_code))
         if kick_all:
             self.seats.close(room, RoomEvent.KICK_ALL, also=also)
         else:
@@ -261,10 +263,9 @@ class MatchService:
         """The server stops: stop every game server and record the matches they cut short."""
         unfinished = []
         for room in list(self.seats.rooms.values()):
-            rs.detach_server(room)
-            if room.match:
-                unfinished.append((room, room.match))
-                room.match = []
+            match = rs.cut_short(room)
+            if match:
+                unfinished.append((room, match))
         await self.supervisor.stop_all()
         for room, match in unfinished:
             await self._record_result(room, match, "stopped", None)

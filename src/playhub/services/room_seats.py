@@ -1,9 +1,9 @@
 """Rooms and their seats: create, join, leave, host hand-over, the disconnect grace, watchers and subscriptions.
 
 This is the registry every other room service reads (``get``, ``room_of``) and the one place that announces a room
-(``announce``: ``ROOM_UPDATED`` to its members, its subscribers and the lobby watchers). It knows nothing of votes or
-game servers: the start flow and the match lifecycle hook into a departure (``on_departure``, ``on_left_playing``)
-and into a closing room (``on_closed``).
+(``announce``: ``ROOM_UPDATED`` to its members, the room's topic ``room:<id>`` and the ``lobby`` topic, through the
+push bus). It knows nothing of votes or game servers: the start flow and the match lifecycle hook into a departure
+(``on_departure``, ``on_left_playing``) and into a closing room (``on_closed``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from typing import Any
 
 from playhub.protocol.errors import BadState, NotFound
 from playhub.protocol.lobby import MatchInfo, RoomInfo
+from playhub.protocol.pushes import Push, RoomUpdated
 from playhub.services import room_states as rs
+from playhub.services.bus import Audience, PushBus
 from playhub.services.quotas import Tally, ip_key, over
 from playhub.services.room_states import Member, Room, RoomEvent
 from playhub.services.sessions import Peer, Principal, Role, SessionRegistry
@@ -31,8 +33,14 @@ log = logging.getLogger("playhub.rooms")
 
 _UNSAFE = re.compile(r"[^a-z0-9_-]+")
 
-DeliverNames = Callable[[Iterable[str], str, Any], None]
-DeliverPeers = Callable[[Iterable[Peer], str, Any], None]
+LOBBY_TOPIC = "lobby"  # WATCH_LOBBY: every room change
+
+
+def room_topic(room_id: str) -> str:
+    """SUBSCRIBE_ROOM: one room's changes."""
+    return f"room:{room_id}"
+
+
 # A member left (any state, before the room may close): e.g. cancel a running vote.
 DepartureHook = Callable[[Room, Member, str], None]
 # A member left a room that stays open: True when the hook already announced the room (the match ended).
@@ -72,18 +80,14 @@ class SeatService:
         db: Database,
         blobs: BlobStore,
         sessions: SessionRegistry,
-        deliver: DeliverNames,
-        deliver_peers: DeliverPeers,
+        bus: PushBus,
     ) -> None:
         self.settings = settings
         self.db = db
         self.blobs = blobs
         self.sessions = sessions
-        self.deliver = deliver
-        self.deliver_peers = deliver_peers
+        self.bus = bus
         self.rooms: dict[str, Room] = {}
-        self.lobby_watchers: set[Peer] = set()  # connections that see every room change (WATCH_LOBBY)
-        self._subscribers: dict[str, set[Peer]] = {}  # room id -> SUBSCRIBE_ROOM connections
         self._member_of: dict[int, Room] = {}  # account id -> room: a player is in at most one room
         self._grace: dict[int, asyncio.TimerHandle] = {}
         self._closing = False
@@ -111,42 +115,32 @@ class SeatService:
     def announce(self, room: Room, also: Iterable[str] = (), reason: str | None = None) -> None:
         """ROOM_UPDATED to the members (and ``also``), the room's subscribers and the lobby watchers, once per
         connection."""
-        data: dict[str, Any] = {"room": room_info(room)}
-        if reason is not None:
-            data["reason"] = reason
-        peers: set[Peer] = set(self._subscribers.get(room.room_id, ())) | self.lobby_watchers
-        for name in [*room.names(), *also]:
-            principal = self.sessions.by_username(Role.PLAYER, name)
-            if principal is not None and principal.peer is not None:
-                peers.add(principal.peer)
-        self.deliver_peers([p for p in peers if not p.closed], "ROOM_UPDATED", data)
+        audience = Audience.users([*room.names(), *also]) | Audience.topic(room_topic(room.room_id), LOBBY_TOPIC)
+        push = RoomUpdated(room_info(room)) if reason is None else RoomUpdated(room_info(room), reason)
+        self.bus.publish(audience, push)
 
-    def tell(self, names: Iterable[str], event: str, payload: Any) -> None:
+    def tell(self, names: Iterable[str], push: Push) -> None:
         """One push to the named players (each once)."""
-        self.deliver(dict.fromkeys(names), event, payload)
+        self.bus.publish(Audience.users(names), push)
 
     # --- watching the lobby, subscribing to a room -----------------------------------------------------------
+    # A closed connection leaves every topic by itself (the server drops it from the bus).
     def watch_lobby(self, peer: Peer) -> list[Room]:
         """From now on ``peer`` gets ROOM_UPDATED for every room (created, changed, closed): live lobby lists."""
-        self.lobby_watchers.add(peer)
+        self.bus.subscribe(LOBBY_TOPIC, peer)
         return self.list_rooms()
 
     def unwatch_lobby(self, peer: Peer) -> None:
-        self.lobby_watchers.discard(peer)
+        self.bus.unsubscribe(LOBBY_TOPIC, peer)
 
     def subscribe(self, peer: Peer, room_id: str) -> Room:
         room = self.get(room_id)
-        self._subscribers.setdefault(room_id, set()).add(peer)
+        self.bus.subscribe(room_topic(room_id), peer)
         return room
 
-    def unsubscribe(self, peer: Peer, room_id: str | None = None) -> None:
-        room_ids = [self.get(room_id).room_id] if room_id is not None else list(self._subscribers)
-        for rid in room_ids:
-            subscribers = self._subscribers.get(rid)
-            if subscribers is not None:
-                subscribers.discard(peer)
-                if not subscribers:
-                    del self._subscribers[rid]
+    def unsubscribe(self, peer: Peer, room_id: str) -> None:
+        self.get(room_id)
+        self.bus.unsubscribe(room_topic(room_id), peer)
 
     # --- membership ------------------------------------------------------------------------------------------
     def _require_free(self, user: Principal) -> None:
@@ -250,7 +244,7 @@ class SeatService:
         self.rooms.pop(room.room_id, None)
         self._release_room_quota(room)
         self.announce(room, also=[*(m.username for m in former), *also])
-        self._subscribers.pop(room.room_id, None)
+        self.bus.drop_topic(room_topic(room.room_id))
         log.info("room %s closed", room.room_id)
         for closed in self.on_closed:
             closed(room, server)
@@ -275,7 +269,7 @@ class SeatService:
             )
         elif event in ("resume", "login"):
             self._cancel_grace(principal.account_id)
-            self.tell([principal.username], "ROOM_UPDATED", {"room": room_info(room)})
+            self.tell([principal.username], RoomUpdated(room_info(room)))
         elif event in ("logout", "expire"):
             self.remove(room, principal.account_id, "logged out" if event == "logout" else "timed out")
 

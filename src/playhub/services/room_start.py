@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from playhub.protocol.errors import BadState
+from playhub.protocol.pushes import VoteRequest, VoteResult
 from playhub.services import room_states as rs
 from playhub.services.matches import MatchPass, MatchService
 from playhub.services.room_seats import SeatService
@@ -80,14 +81,7 @@ class StartService:
         timeout_s = self.settings.vote_timeout_s
         vote = self.votes.open("START_ROOM", room.room_id, host, set(others), timeout_s)
         rs.vote_opened(room, vote.seq)
-        request = {
-            "seq": vote.seq,
-            "action": "START_ROOM",
-            "room_id": room.room_id,
-            "by": host,
-            "timeout_s": timeout_s,
-        }
-        self.seats.tell(others, "VOTE_REQUEST", request)
+        self.seats.tell(others, VoteRequest(vote.seq, "START_ROOM", room.room_id, host, timeout_s))
         self.seats.announce(room)
         return await asyncio.shield(self.spawn(self._after_vote(room, host, others, vote)))
 
@@ -97,13 +91,8 @@ class StartService:
         finally:
             rs.vote_closed(room)
             self.votes.close(vote)
-        result = {
-            "seq": vote.seq,
-            "room_id": room.room_id,
-            "accepted": outcome.accepted,
-            "reason": outcome.reason,
-        }
-        self.seats.tell([*room.names(), *others, host], "VOTE_RESULT", result)
+        result = VoteResult(vote.seq, room.room_id, outcome.accepted, outcome.reason)
+        self.seats.tell([*room.names(), *others, host], result)
         if not outcome.accepted:
             if rs.vote_decided(room, False):
                 self.seats.announce(room)

@@ -299,6 +299,12 @@ def server_ready(room: Room, server: GameServer, secret: str, game_host: str, ga
     room.ready.clear()
 
 
+def runs_on(room: Room, server: GameServer) -> bool:
+    """Is ``server`` still the room's game server? False once the match was ended another way (GAME_FINISHED, the
+    room closing, a probe or the exit watcher): whoever detached it handles the end."""
+    return room.server is server
+
+
 def detach_server(room: Room) -> GameServer | None:
     """Take the game server out of the room (whoever detaches it stops it); None when already taken."""
     server, room.server = room.server, None
@@ -324,6 +330,14 @@ def end_match(room: Room, *, kick_all: bool) -> list[Member]:
     if not kick_all:
         fire(room, RoomEvent.GAME_ENDED)
         room.ready.clear()
+    return match
+
+
+def cut_short(room: Room) -> list[Member]:
+    """The platform stops with the match running: its server is stopped by the supervisor, its players returned to
+    be recorded as "stopped". The room itself is not kept across a restart."""
+    detach_server(room)
+    match, room.match = room.match, []
     return match
 
 

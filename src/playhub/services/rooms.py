@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from playhub.services.bus import PushBus
 from playhub.services.events import EventBus
 from playhub.services.matches import MatchService, Spawn
-from playhub.services.room_seats import DeliverNames, DeliverPeers, SeatService
+from playhub.services.room_seats import SeatService
 from playhub.services.room_start import StartService
 from playhub.services.room_states import Room
 from playhub.services.sessions import SessionRegistry
@@ -37,14 +38,13 @@ class RoomService:
         sessions: SessionRegistry,
         supervisor: Supervisor,
         votes: VoteService,
-        deliver: DeliverNames,
-        deliver_peers: DeliverPeers,
+        bus: PushBus,
         spawn: Spawn,
         lobby_port: Callable[[], int],
         events: EventBus | None = None,
     ) -> None:
         self.supervisor = supervisor
-        self.seats = SeatService(settings, db, blobs, sessions, deliver, deliver_peers)
+        self.seats = SeatService(settings, db, blobs, sessions, bus)
         self.matches = MatchService(settings, db, self.seats, supervisor, spawn, events)
         self.start = StartService(settings, self.seats, self.matches, votes, supervisor, spawn, lobby_port)
 

@@ -72,11 +72,7 @@ async def list_rooms(ctx: Context, p: Empty) -> RoomList:
 
 @routes.command("WATCH_LOBBY", Empty, role=_PLAYER, listeners=_LOBBY)
 async def watch_lobby(ctx: Context, p: Empty) -> RoomList:
-    seats = _rooms(ctx).seats
-    if not ctx.conn.data.get("lobby.watching"):
-        ctx.conn.data["lobby.watching"] = True
-        ctx.conn.on_close(seats.unwatch_lobby)
-    return RoomList([room_info(room) for room in seats.watch_lobby(ctx.conn)])
+    return RoomList([room_info(room) for room in _rooms(ctx).seats.watch_lobby(ctx.conn)])
 
 
 @routes.command("UNWATCH_LOBBY", Empty, role=_PLAYER, listeners=_LOBBY)
@@ -138,12 +134,7 @@ async def vote(ctx: Context, p: VotePayload) -> dict:
 
 @routes.command("SUBSCRIBE_ROOM", RoomRef, role=_PLAYER, listeners=_LOBBY)
 async def subscribe_room(ctx: Context, p: RoomRef) -> RoomReply:
-    seats = _rooms(ctx).seats
-    room = seats.subscribe(ctx.conn, p.room_id)
-    if not ctx.conn.data.get("lobby.subscribed"):
-        ctx.conn.data["lobby.subscribed"] = True
-        ctx.conn.on_close(lambda conn: seats.unsubscribe(conn))
-    return _reply(room)
+    return _reply(_rooms(ctx).seats.subscribe(ctx.conn, p.room_id))
 
 
 @routes.command("UNSUBSCRIBE_ROOM", RoomRef, role=_PLAYER, listeners=_LOBBY)
