@@ -327,14 +327,25 @@ def fsync_tree(root: Path) -> None:
         _fsync_dir(Path(folder))
 
 
-def fsync_path(path: Path) -> None:
-    """Flush one file or folder to stable storage."""
+def drop_cache(fd: int) -> None:
+    """Let the kernel forget the cached pages of a file just flushed: a published package is read rarely (a game
+    start, a download), and keeping every upload's bytes cached would only crowd out what is read often and make the
+    next upload's writes find fresh pages (which is what makes them expensive)."""
+    if hasattr(os, "posix_fadvise"):
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+
+
+def fsync_path(path: Path, forget: bool = False) -> None:
+    """Flush one file or folder to stable storage (``forget``: then drop the file's cached pages)."""
     if path.is_dir():
         _fsync_dir(path)
         return
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
+        if forget:
+            drop_cache(fd)
     finally:
         os.close(fd)
 
@@ -375,6 +386,7 @@ def safe_extract(archive: Path, dest: Path, limits: ZipLimits, durable: bool = F
                     if durable:
                         out.flush()
                         os.fsync(out.fileno())
+                        drop_cache(out.fileno())
             except _ZIP_ERRORS as exc:
                 raise PackageError(f"the package is corrupt at '{info.filename}': {exc}") from None
             mode = (info.external_attr >> 16) & 0o777
@@ -389,6 +401,7 @@ def _flush_and_close(out: Any) -> None:
     try:
         out.flush()
         os.fsync(out.fileno())
+        drop_cache(out.fileno())
     finally:
         out.close()
 

@@ -647,7 +647,7 @@ class UploadService:
             raise
 
         def move_into_place() -> None:
-            packages.fsync_path(part)
+            packages.fsync_path(part, forget=True)
             fresh = not target.parent.exists()
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():  # left by a crash that recovery has not seen (it runs at startup only)
