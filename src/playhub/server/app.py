@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from playhub.server.connection import Connection
+from playhub.server.doors.seed003 import Seed003Door
 from playhub.server.handlers import AREAS
 from playhub.server.outbuf import OutputBudget
 from playhub.server.router import Listener, Router
@@ -82,6 +83,9 @@ class PlayHubApp:
             startup = getattr(area, "startup", None)
             if startup is not None:
                 await startup(self)
+        # Seed 003's own protocol: a door onto the services the areas just attached (the routers find it here).
+        self.seed003 = Seed003Door(self)
+        self.spawn(self.seed003.sweep_forever())
         groups = [area.routes for area in AREAS]
         s = self.settings
         dev = await self._listen(Router(self, Listener.DEV, groups), s.dev_port)
@@ -177,6 +181,9 @@ class PlayHubApp:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        door: Seed003Door | None = getattr(self, "seed003", None)
+        if door is not None:
+            await door.close()
         for area in reversed(AREAS):
             shutdown = getattr(area, "shutdown", None)
             if shutdown is not None:
