@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type
 
 from playhub.client import Client
 from playhub.protocol.errors import RateLimited, Unauthorized
@@ -155,6 +157,78 @@ async def test_changed_argon2_parameters_rehash_on_login(tmp_path: Path) -> None
     await (await new.lobby()).login_player("legacy", "secret-pw")  # and the new hash works
     assert new.app.db.run_sync(accounts_repo.find, "player", "legacy").password_hash == upgraded
     await new.close()
+
+
+async def test_hash_of_the_old_default_parameters_upgrades_on_login(tmp_path: Path) -> None:
+    # The account was stored by the earlier default: argon2-cffi, m=19 MiB, t=2. Today's default hashes with libsodium
+    # at OWASP's m=7 MiB, t=5 set.
+    old = PlayHubApp(settings_for_tests(tmp_path / "data"))
+    await old.start()
+    h = Harness(old)
+    await h.player("veteran")
+    legacy = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1).hash("secret-pw")
+    row = old.db.run_sync(accounts_repo.find, "player", "veteran")
+    old.db.run_sync(accounts_repo.set_password_hash, row.id, legacy)
+    await h.close()
+    defaults = Settings()
+    assert (defaults.argon2_memory_kib, defaults.argon2_time_cost) == (7_168, 5)
+    app = PlayHubApp(settings_for_tests(tmp_path / "data", argon2_memory_kib=7_168, argon2_time_cost=5))
+    await app.start()
+    new = Harness(app)
+    try:
+        lobby = await new.lobby()
+        with pytest.raises(Unauthorized):
+            await lobby.login_player("veteran", "wrong-pw")
+        assert new.app.db.run_sync(accounts_repo.find, "player", "veteran").password_hash == legacy
+        await lobby.login_player("veteran", "secret-pw")
+        upgraded = new.app.db.run_sync(accounts_repo.find, "player", "veteran").password_hash
+        assert upgraded.startswith("$argon2id$v=19$m=7168,t=5,p=1$"), upgraded
+        assert PasswordHasher().verify(upgraded, "secret-pw")  # the standard format: any argon2 library reads it
+        await (await new.lobby()).login_player("veteran", "secret-pw")  # still logs in, and is not rehashed again
+        assert new.app.db.run_sync(accounts_repo.find, "player", "veteran").password_hash == upgraded
+        with pytest.raises(Unauthorized):
+            await (await new.lobby()).login_player("veteran", "wrong-pw")
+    finally:
+        await new.close()
+
+
+def test_password_service_reads_other_argon2_hashes() -> None:
+    service = PasswordService(Settings(hash_concurrency=1, argon2_memory_kib=1024, argon2_time_cost=1))
+    try:
+        hasher = service.hasher
+        mine = hasher.hash("pw-123456")
+        assert mine.startswith("$argon2id$v=19$m=1024,t=1,p=1$") and not hasher.needs_rehash(mine)
+        for other in (
+            PasswordHasher(time_cost=1, memory_cost=2048, parallelism=2).hash("pw-123456"),  # two lanes
+            PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.I).hash("pw-123456"),
+            PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.D).hash("pw-123456"),
+        ):
+            assert hasher.verify(other, "pw-123456") and not hasher.verify(other, "pw-1234567")
+            assert hasher.needs_rehash(other)
+        for broken in ("", "plaintext", "$argon2id$v=19$m=1024,t=1,p=1$bad", mine[:-4], "$argon2id$\ud800"):
+            assert not hasher.verify(broken, "pw-123456")
+        assert hasher.verify(hasher.hash("\ud800-lone"), "\ud800-lone")  # a lone surrogate from JSON hashes too
+    finally:
+        service.close()
+
+
+def test_libsodium_hashing_releases_the_gil() -> None:
+    # A hash long enough to see: while it runs in another thread, this thread must keep running Python.
+    service = PasswordService(Settings(hash_concurrency=1, argon2_memory_kib=65_536, argon2_time_cost=3))
+    try:
+        worker = threading.Thread(target=service.hasher.hash, args=("secret-pw",))
+        gaps, last = [], time.perf_counter()
+        t0 = last
+        worker.start()
+        while worker.is_alive():
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+        took = time.perf_counter() - t0
+        assert took > 0.05, took
+        assert max(gaps) < took / 2, (max(gaps), took)
+    finally:
+        service.close()
 
 
 def test_hash_pool_defaults_to_one_thread_per_core() -> None:

@@ -13,6 +13,7 @@ import msgspec
 
 from playhub.protocol.codes import Code
 from playhub.protocol.errors import InvalidRequest, PlayHubError
+from playhub.protocol.pushes import Push
 from playhub.protocol.schemas import Int64
 
 RequestId = int | str | None
@@ -115,6 +116,11 @@ def push(type_: str, payload: Any) -> bytes:
     return _encoder.encode({"type": type_, "payload": payload})
 
 
+def encode_push(message: Push, encoder: msgspec.json.Encoder = _encoder) -> bytes:
+    """Encode a typed push as ``{"type": NAME, "payload": {...}}`` (pass an encoder of your own off the loop thread)."""
+    return encoder.encode({"type": message.name, "payload": message})
+
+
 __all__ = [
     "Code",
     "Request",
@@ -122,6 +128,7 @@ __all__ = [
     "decode_payload",
     "decode_request",
     "encode",
+    "encode_push",
     "error",
     "error_from",
     "ok",

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import msgspec
-
 from playhub.protocol.publishing import Encoding
+from playhub.protocol.pushes import DownloadChunk, DownloadChunkPush
 from playhub.protocol.schemas import Int64, Payload
 
 
@@ -37,15 +36,12 @@ class DownloadRef(Payload):
     download_id: str
 
 
-class DownloadChunk(msgspec.Struct):
-    """Payload of the ``DOWNLOAD_CHUNK`` push; msgspec writes ``bytes`` as base64 text, which is what ``data_b64``
-    carries, in one pass."""
-
-    download_id: str
-    seq: Int64
-    data_b64: bytes
-
-
-class DownloadChunkPush(msgspec.Struct):
-    type: str
-    payload: DownloadChunk
+__all__ = [
+    "AddReview",
+    "DownloadBegin",
+    "DownloadChunk",
+    "DownloadChunkPush",
+    "DownloadRef",
+    "GameRef",
+    "ListReviews",
+]

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,9 +17,10 @@ from playhub.server.outbuf import OutputBudget
 from playhub.server.router import Listener, Router
 from playhub.server.sockopts import tune_socket
 from playhub.services.accounts import AccountService
+from playhub.services.bus import LocalBus
 from playhub.services.events import EventBus
 from playhub.services.quotas import WindowLimiter
-from playhub.services.sessions import SessionRegistry
+from playhub.services.sessions import Peer, SessionRegistry
 from playhub.settings import Settings
 from playhub.store.blobs import BlobStore
 from playhub.store.db import Database
@@ -60,6 +62,8 @@ class PlayHubApp:
             touch_interval_s=settings.session_touch_interval_s,
         )
         self.sessions.max_per_peer = settings.max_sessions_per_connection
+        self.bus = LocalBus(self.sessions)
+        self.bus.attach(self._deliver)
         self.accounts = AccountService(settings, self.db, self.sessions)
         self.dev_port = 0
         self.lobby_port = 0
@@ -78,7 +82,9 @@ class PlayHubApp:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.blobs.ensure()
         await self.db.open()
-        await self.sessions.load()  # before listening: a client reconnecting after a restart finds its session
+        await (
+            self.sessions.load()
+        )  # before listening: a client reconnecting after a restart finds its session
         for area in AREAS:
             startup = getattr(area, "startup", None)
             if startup is not None:
@@ -117,6 +123,7 @@ class PlayHubApp:
                 await conn.serve()
             finally:
                 self._connections.discard(conn)
+                self.bus.drop_peer(conn)
 
         server = await asyncio.start_server(
             on_client,
@@ -128,6 +135,15 @@ class PlayHubApp:
         )
         self._servers.append(server)
         return server
+
+    @staticmethod
+    def _deliver(peers: Iterable[Peer], encoded: bytes) -> None:
+        """The push bus's delivery sink: one encoded push written to each connection."""
+        for peer in peers:
+            try:
+                peer.send(encoded)
+            except Exception:  # a broken socket must not keep the push from the others
+                log.exception("a push could not be written")
 
     def _write_runtime_ports(self) -> None:
         info = {

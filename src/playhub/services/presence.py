@@ -11,22 +11,19 @@ online within one batch is not announced at all.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
 
+from playhub.protocol.pushes import PlayerPresence
+from playhub.services.bus import Audience, PushBus
 from playhub.services.sessions import Principal, Role, SessionRegistry
-
-# (recipients, event name, data): delivered by the lobby handlers, which own the wire.
-Deliver = Callable[[list[Principal], str, dict[str, Any]], None]
 
 _ONLINE_EVENTS = frozenset({"login", "resume"})
 _OFFLINE_EVENTS = frozenset({"logout", "disconnect", "expire"})
 
 
 class PresenceService:
-    def __init__(self, sessions: SessionRegistry, deliver: Deliver, batch_s: float = 0.0) -> None:
+    def __init__(self, sessions: SessionRegistry, bus: PushBus, batch_s: float = 0.0) -> None:
         self.sessions = sessions
-        self.deliver = deliver
+        self.bus = bus
         self.batch_s = batch_s
         self._online: set[str] = set()
         self._pending: dict[str, bool] = {}  # name -> was it online in the last announcement
@@ -52,7 +49,7 @@ class PresenceService:
 
     def _changed(self, name: str, *, online: bool) -> None:
         if self.batch_s <= 0:
-            self._announce({"online": [name] if online else [], "offline": [] if online else [name]})
+            self._announce(PlayerPresence([name] if online else [], [] if online else [name]))
             return
         if name not in self._pending:
             self._pending[name] = not online
@@ -68,7 +65,7 @@ class PresenceService:
         online = sorted(name for name, was_online in pending.items() if not was_online)
         offline = sorted(name for name, was_online in pending.items() if was_online)
         if online or offline:
-            self._announce({"online": online, "offline": offline})
+            self._announce(PlayerPresence(online, offline))
 
-    def _announce(self, delta: dict[str, list[str]]) -> None:
-        self.deliver(self.sessions.online(Role.PLAYER), "PLAYER_PRESENCE", delta)
+    def _announce(self, delta: PlayerPresence) -> None:
+        self.bus.publish(Audience.users(p.username for p in self.sessions.online(Role.PLAYER)), delta)

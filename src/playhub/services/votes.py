@@ -14,10 +14,6 @@ from dataclasses import dataclass, field
 
 from playhub.protocol.errors import BadState, Forbidden, NotFound
 
-_DECIDED_MEMORY = (
-    4_096  # recently decided votes, so a late VOTE answers 105 "already decided" rather than 103
-)
-
 
 @dataclass(frozen=True, slots=True)
 class VoteOutcome:
@@ -66,7 +62,10 @@ class Vote:
 
 
 class VoteService:
-    def __init__(self) -> None:
+    def __init__(self, memory: int) -> None:
+        """``memory``: how many decided votes are remembered, so that a late VOTE answers "already decided"
+        (BAD_STATE) rather than "no such vote" (NOT_FOUND); setting ``vote_memory``."""
+        self.memory = memory
         self._seq = itertools.count(1)
         self._open: dict[int, Vote] = {}
         self._decided: OrderedDict[int, None] = OrderedDict()
@@ -85,14 +84,14 @@ class VoteService:
             vote._resolve(VoteOutcome(False, "cancelled"))
         if self._open.pop(vote.seq, None) is not None:
             self._decided[vote.seq] = None
-            if len(self._decided) > _DECIDED_MEMORY:
+            if len(self._decided) > self.memory:
                 self._decided.popitem(last=False)
 
     def cancel(self, vote: Vote, reason: str) -> None:
         vote._resolve(VoteOutcome(False, reason))
 
     def cast(self, seq: int, voter: str, accept: bool) -> Vote:
-        """Record one answer. 103 unknown seq, 102 not a voter, 105 already voted or already decided."""
+        """Record one answer. NOT_FOUND unknown seq, FORBIDDEN not a voter, BAD_STATE already voted or decided."""
         vote = self._open.get(seq)
         if vote is None:
             if seq in self._decided:

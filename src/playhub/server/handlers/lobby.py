@@ -4,19 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from playhub.protocol import envelope
 from playhub.protocol.errors import InvalidRequest
-from playhub.protocol.lobby import GameFinished, GameRef, LegacyGameFinished, RoomRef, VotePayload
+from playhub.protocol.lobby import (
+    GameFinished,
+    GameRef,
+    LegacyGameFinished,
+    MatchStarted,
+    MatchTicket,
+    RoomEntered,
+    RoomList,
+    RoomRef,
+    RoomReply,
+    VotePayload,
+)
 from playhub.protocol.schemas import Empty
 from playhub.server.router import Context, Listener, Routes
+from playhub.services.matches import MatchPass
 from playhub.services.presence import PresenceService
+from playhub.services.room_seats import room_info
+from playhub.services.room_states import Room
 from playhub.services.rooms import RoomService
-from playhub.services.sessions import Peer, Principal, Role
+from playhub.services.sessions import Principal, Role
 from playhub.services.votes import VoteService
 from playhub.supervisor import Supervisor
 
@@ -37,32 +50,15 @@ async def startup(app: PlayHubApp) -> None:
     if killed:
         log.warning("killed %d game server process(es) left over from a previous run", killed)
 
-    def deliver_names(usernames: Iterable[str], event: str, data: dict[str, Any]) -> None:
-        encoded = envelope.push(event, data)  # encode once for every recipient
-        for name in usernames:
-            principal = app.sessions.by_username(Role.PLAYER, name)
-            if principal is not None and principal.peer is not None and not principal.peer.closed:
-                principal.peer.send(encoded)
-
-    def deliver_peers(peers: Iterable[Peer], event: str, data: dict[str, Any]) -> None:
-        encoded = envelope.push(event, data)
-        for peer in peers:
-            if not peer.closed:
-                peer.send(encoded)
-
-    def deliver_principals(principals: list[Principal], event: str, data: dict[str, Any]) -> None:
-        deliver_peers([p.peer for p in principals if p.peer is not None], event, data)
-
-    app.presence = PresenceService(app.sessions, deliver_principals, app.settings.presence_batch_s)
+    app.presence = PresenceService(app.sessions, app.bus, app.settings.presence_batch_s)
     app.rooms = RoomService(
         app.settings,
         app.db,
         app.blobs,
         app.sessions,
         supervisor,
-        VoteService(),
-        deliver_names,
-        deliver_peers,
+        VoteService(app.settings.vote_memory),
+        app.bus,
         app.spawn,
         lambda: app.lobby_port,
         app.events,
@@ -84,100 +80,105 @@ def _user(ctx: Context) -> Principal:
     return ctx.user
 
 
+def _entered(room: Room) -> RoomEntered:
+    return RoomEntered(room.room_id, room.version, room_info(room))
+
+
+def _reply(room: Room) -> RoomReply:
+    return RoomReply(room_info(room))
+
+
+def _ticket(p: MatchPass) -> MatchTicket:
+    return MatchTicket(p.room_id, p.game_id, p.game_name, p.version, p.game_host, p.game_port, p.ticket)
+
+
 @routes.command("LIST_PLAYERS", Empty, role=_PLAYER, listeners=_LOBBY)
 async def list_players(ctx: Context, p: Empty) -> dict:
     return {"online_players": ctx.app.presence.online_players()}
 
 
 @routes.command("LIST_ROOMS", Empty, role=_PLAYER, listeners=_LOBBY)
-async def list_rooms(ctx: Context, p: Empty) -> dict:
-    return {"rooms": _rooms(ctx).list_rooms()}
+async def list_rooms(ctx: Context, p: Empty) -> RoomList:
+    return RoomList([room_info(room) for room in _rooms(ctx).seats.list_rooms()])
 
 
 @routes.command("WATCH_LOBBY", Empty, role=_PLAYER, listeners=_LOBBY)
-async def watch_lobby(ctx: Context, p: Empty) -> dict:
-    rooms = _rooms(ctx)
-    if not ctx.conn.data.get("lobby.watching"):
-        ctx.conn.data["lobby.watching"] = True
-        ctx.conn.on_close(rooms.unwatch_lobby)
-    return {"rooms": rooms.watch_lobby(ctx.conn)}
+async def watch_lobby(ctx: Context, p: Empty) -> RoomList:
+    return RoomList([room_info(room) for room in _rooms(ctx).seats.watch_lobby(ctx.conn)])
 
 
 @routes.command("UNWATCH_LOBBY", Empty, role=_PLAYER, listeners=_LOBBY)
 async def unwatch_lobby(ctx: Context, p: Empty) -> dict:
-    _rooms(ctx).unwatch_lobby(ctx.conn)
+    _rooms(ctx).seats.unwatch_lobby(ctx.conn)
     return {}
 
 
 @routes.command("CREATE_ROOM", GameRef, role=_PLAYER, listeners=_LOBBY)
-async def create_room(ctx: Context, p: GameRef) -> dict:
-    room = await _rooms(ctx).create(_user(ctx), p.game_id)
-    return {"room_id": room.room_id, "version": room.version, "room": room.snapshot()}
+async def create_room(ctx: Context, p: GameRef) -> RoomEntered:
+    return _entered(await _rooms(ctx).seats.create(_user(ctx), p.game_id))
 
 
 @routes.command("JOIN_ROOM", RoomRef, role=_PLAYER, listeners=_LOBBY)
-async def join_room(ctx: Context, p: RoomRef) -> dict:
-    room = _rooms(ctx).join(_user(ctx), p.room_id)
-    return {"room_id": room.room_id, "version": room.version, "room": room.snapshot()}
+async def join_room(ctx: Context, p: RoomRef) -> RoomEntered:
+    return _entered(_rooms(ctx).seats.join(_user(ctx), p.room_id))
 
 
 @routes.command("LEAVE_ROOM", RoomRef, role=_PLAYER, listeners=_LOBBY)
 async def leave_room(ctx: Context, p: RoomRef) -> dict:
-    _rooms(ctx).leave(_user(ctx), p.room_id)
+    _rooms(ctx).seats.leave(_user(ctx), p.room_id)
     return {}
 
 
 @routes.command("LEAVE_MATCH", RoomRef, role=_PLAYER, listeners=_LOBBY)
-async def leave_match(ctx: Context, p: RoomRef) -> dict:
-    return {"room": _rooms(ctx).leave_match(_user(ctx), p.room_id).snapshot()}
+async def leave_match(ctx: Context, p: RoomRef) -> RoomReply:
+    return _reply(_rooms(ctx).matches.leave(_user(ctx), p.room_id))
 
 
 @routes.command("REJOIN_MATCH", RoomRef, role=_PLAYER, listeners=_LOBBY)
-async def rejoin_match(ctx: Context, p: RoomRef) -> dict:
-    return _rooms(ctx).rejoin_match(_user(ctx), p.room_id)
+async def rejoin_match(ctx: Context, p: RoomRef) -> MatchTicket:
+    return _ticket(_rooms(ctx).matches.rejoin(_user(ctx), p.room_id))
 
 
 @routes.command("READY", RoomRef, role=_PLAYER, listeners=_LOBBY)
-async def ready(ctx: Context, p: RoomRef) -> dict:
-    return {"room": _rooms(ctx).set_ready(_user(ctx), p.room_id, True).snapshot()}
+async def ready(ctx: Context, p: RoomRef) -> RoomReply:
+    return _reply(_rooms(ctx).start.set_ready(_user(ctx), p.room_id, True))
 
 
 @routes.command("UNREADY", RoomRef, role=_PLAYER, listeners=_LOBBY)
-async def unready(ctx: Context, p: RoomRef) -> dict:
-    return {"room": _rooms(ctx).set_ready(_user(ctx), p.room_id, False).snapshot()}
+async def unready(ctx: Context, p: RoomRef) -> RoomReply:
+    return _reply(_rooms(ctx).start.set_ready(_user(ctx), p.room_id, False))
 
 
 @routes.command("START_ROOM", RoomRef, role=_PLAYER, listeners=_LOBBY, concurrent=True)
-async def start_room(ctx: Context, p: RoomRef) -> dict:
-    return await _rooms(ctx).start(_user(ctx), p.room_id)
+async def start_room(ctx: Context, p: RoomRef) -> MatchStarted:
+    started = await _rooms(ctx).start.start(_user(ctx), p.room_id)
+    assert started.game_port is not None  # a pass handed out at the start always has the server's port
+    return MatchStarted(
+        started.room_id, started.game_host, started.game_port, started.version, started.ticket
+    )
 
 
 @routes.command("VOTE", VotePayload, role=_PLAYER, listeners=_LOBBY)
 async def vote(ctx: Context, p: VotePayload) -> dict:
-    _rooms(ctx).vote(_user(ctx), p.seq, p.accept)
+    _rooms(ctx).start.vote(_user(ctx), p.seq, p.accept)
     return {}
 
 
 @routes.command("SUBSCRIBE_ROOM", RoomRef, role=_PLAYER, listeners=_LOBBY)
-async def subscribe_room(ctx: Context, p: RoomRef) -> dict:
-    rooms = _rooms(ctx)
-    room = rooms.subscribe(ctx.conn, p.room_id)
-    if not ctx.conn.data.get("lobby.subscribed"):
-        ctx.conn.data["lobby.subscribed"] = True
-        ctx.conn.on_close(lambda conn: rooms.unsubscribe(conn))
-    return {"room": room.snapshot()}
+async def subscribe_room(ctx: Context, p: RoomRef) -> RoomReply:
+    return _reply(_rooms(ctx).seats.subscribe(ctx.conn, p.room_id))
 
 
 @routes.command("UNSUBSCRIBE_ROOM", RoomRef, role=_PLAYER, listeners=_LOBBY)
 async def unsubscribe_room(ctx: Context, p: RoomRef) -> dict:
-    _rooms(ctx).unsubscribe(ctx.conn, p.room_id)
+    _rooms(ctx).seats.unsubscribe(ctx.conn, p.room_id)
     return {}
 
 
 @routes.command("GAME_FINISHED", GameFinished, role=None, listeners=Listener.LOBBY)
 async def game_finished(ctx: Context, p: GameFinished) -> dict:
     """From a game server: authenticated by the room secret it got in PLAYHUB_ROOM_SECRET_FILE (no token)."""
-    await _rooms(ctx).game_finished(p.room_id, secret=p.secret, results=p.results, kick_all=p.kick_all)
+    await _rooms(ctx).matches.finished(p.room_id, secret=p.secret, results=p.results, kick_all=p.kick_all)
     return {}
 
 
@@ -191,7 +192,7 @@ async def legacy_game_finished(conn: Connection, obj: dict[str, Any]) -> None:
     rooms: RoomService = conn.router.app.rooms
     peer = conn.transport.get_extra_info("peername")
     local = conn.transport.get_extra_info("sockname")
-    await rooms.game_finished(
+    await rooms.matches.finished(
         msg.room_id,
         secret=None,
         results=None,

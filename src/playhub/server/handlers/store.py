@@ -9,19 +9,15 @@ from typing import Any
 
 import msgspec
 
+from playhub.protocol.codes import Code
+from playhub.protocol.envelope import encode_push
 from playhub.protocol.errors import InvalidRequest, NotFound, PlayHubError
+from playhub.protocol.pushes import DownloadChunk, DownloadEnd, DownloadError
 from playhub.protocol.schemas import Empty
-from playhub.protocol.store import (
-    AddReview,
-    DownloadBegin,
-    DownloadChunk,
-    DownloadChunkPush,
-    DownloadRef,
-    GameRef,
-    ListReviews,
-)
+from playhub.protocol.store import AddReview, DownloadBegin, DownloadRef, GameRef, ListReviews
 from playhub.server.connection import Connection
 from playhub.server.router import Context, Listener, Routes
+from playhub.services.bus import Audience
 from playhub.services.downloads import Download, DownloadService
 from playhub.services.sessions import Role
 from playhub.services.store import StoreService
@@ -128,7 +124,7 @@ async def _stream(conn: Connection, service: DownloadService, dl: Download) -> N
     def encode(seq: int, data: bytes) -> bytes:
         if dl.binary:
             return encode_binary_frame(BINARY_DOWNLOAD_CHUNK, dl.id, seq, data)
-        return encoder.encode(DownloadChunkPush("DOWNLOAD_CHUNK", DownloadChunk(dl.id, seq, data)))
+        return encode_push(DownloadChunk(dl.id, seq, data), encoder)
 
     send = conn.send_flow_framed if dl.binary else conn.send_flow
 
@@ -166,16 +162,18 @@ async def _stream_sendfile(conn: Connection, service: DownloadService, dl: Downl
 
 async def _run_stream(conn: Connection, service: DownloadService, dl: Download, body: Any) -> None:
     """Run a stream's ``body`` and end it with DOWNLOAD_END or DOWNLOAD_ERROR; always frees its slot."""
+    to_conn = Audience.peers([conn])
+    bus = conn.router.app.bus
     try:
         await body()
-        conn.push("DOWNLOAD_END", {"download_id": dl.id, "version": dl.version, "checksum": dl.checksum})
+        bus.publish(to_conn, DownloadEnd(dl.id, dl.version, dl.checksum))
     except PlayHubError as exc:
-        conn.push("DOWNLOAD_ERROR", {"download_id": dl.id, "code": int(exc.code), "message": exc.message})
+        bus.publish(to_conn, DownloadError(dl.id, int(exc.code), exc.message))
     except ConnectionError:
         log.info("%s: download %s of %s/%s stopped: client gone", conn.remote, dl.id, dl.game_id, dl.version)
     except Exception:
         log.exception("download %s of %s/%s failed", dl.id, dl.game_id, dl.version)
-        conn.push("DOWNLOAD_ERROR", {"download_id": dl.id, "code": 199, "message": "internal server error"})
+        bus.publish(to_conn, DownloadError(dl.id, int(Code.SERVER_ERROR), "internal server error"))
     finally:
         service.finish(dl)
         _downloads_of(conn).pop(dl.id, None)

@@ -1,0 +1,120 @@
+"""Every push the server sends, one msgspec Struct each, registered under its wire name.
+
+A push travels as ``{"type": NAME, "payload": {...}}`` (see ``envelope.encode_push``); the Struct is the payload, its
+fields in wire order. Fields that are sometimes absent default to ``msgspec.UNSET`` and are left out when unset.
+``PUSHES`` maps each wire name to its Struct: docs/protocol.md is checked against it (tests/test_protocol_doc.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, TypeVar
+
+import msgspec
+
+from playhub.protocol.lobby import RoomInfo
+from playhub.protocol.schemas import Int64
+
+
+class Push(msgspec.Struct, omit_defaults=True):
+    """Base of every push payload; ``name`` is the wire ``type``."""
+
+    name: ClassVar[str]
+
+
+PUSHES: dict[str, type[Push]] = {}
+
+P = TypeVar("P", bound=type[Push])
+
+
+def push(name: str):  # type: ignore[no-untyped-def]  # a class decorator keeps the class type
+    """Register a push Struct under its wire name."""
+
+    def register(cls: P) -> P:
+        if name in PUSHES:
+            raise RuntimeError(f"push {name} declared twice")
+        cls.name = name
+        PUSHES[name] = cls
+        return cls
+
+    return register
+
+
+# --- lobby ------------------------------------------------------------------------------------------------------------
+@push("ROOM_UPDATED")
+class RoomUpdated(Push):
+    room: RoomInfo
+    reason: str | msgspec.UnsetType = msgspec.UNSET  # only when the game server failed to start
+
+
+@push("PLAYER_PRESENCE")
+class PlayerPresence(Push):
+    online: list[str]
+    offline: list[str]
+
+
+@push("VOTE_REQUEST")
+class VoteRequest(Push):
+    seq: int
+    action: str
+    room_id: str
+    by: str
+    timeout_s: float
+
+
+@push("VOTE_RESULT")
+class VoteResult(Push):
+    seq: int
+    room_id: str
+    accepted: bool
+    reason: str
+
+
+@push("GAME_STARTED")
+class GameStarted(Push):
+    room_id: str
+    game_id: str
+    game_name: str
+    version: str
+    game_host: str | None
+    game_port: int | None
+    ticket: str
+
+
+@push("GAME_ENDED")
+class GameEnded(Push):
+    room_id: str
+    reason: str
+    results: dict[str, Any] | None
+    exit_code: int | None
+
+
+# --- downloads --------------------------------------------------------------------------------------------------------
+@push("DOWNLOAD_CHUNK")
+class DownloadChunk(Push):
+    """msgspec writes ``bytes`` as base64 text, which is what ``data_b64`` carries, in one pass."""
+
+    download_id: str
+    seq: Int64
+    data_b64: bytes
+
+
+class DownloadChunkPush(msgspec.Struct):
+    """A whole ``DOWNLOAD_CHUNK`` frame as one Struct: encoded by the worker thread that read the chunk, and decoded
+    in one pass by clients that stream many of them."""
+
+    type: str
+    payload: DownloadChunk
+
+
+@push("DOWNLOAD_END")
+class DownloadEnd(Push):
+    download_id: str
+    version: str
+    checksum: str
+
+
+@push("DOWNLOAD_ERROR")
+class DownloadError(Push):
+    download_id: str
+    code: int
+    message: str
