@@ -55,6 +55,8 @@ from playhub.protocol.seed003 import (
 )
 from playhub.server.doors.relay import GameRelay
 from playhub.services.quotas import WindowLimiter, ip_key
+from playhub.services.room_seats import room_info
+from playhub.services.room_states import Room
 from playhub.services.sessions import Principal, Role
 from playhub.supervisor.probe import probe_address
 
@@ -200,7 +202,7 @@ class Seed003Door:
         if self._mailboxes.get(key) is box:
             del self._mailboxes[key]
         box.close()
-        self.app.rooms.unsubscribe(box)
+        self.app.bus.drop_peer(box)
         self.app.sessions.peer_closed(box)
 
     async def close(self) -> None:
@@ -618,7 +620,10 @@ class Seed003Door:
 
     # --- player: rooms -------------------------------------------------------------------------------------------
     def _room_ids(self) -> set[str]:
-        return {snap["room_id"] for snap in self.app.rooms.list_rooms()}
+        return set(self.app.rooms.rooms)
+
+    def _room(self, room_id: str) -> Room:
+        return self.app.rooms.seats.get(room_id)
 
     def view(self, snap: dict[str, Any]) -> dict[str, Any]:
         """Seed 003's room object for a platform room snapshot."""
@@ -669,8 +674,8 @@ class Seed003Door:
             return dict.fromkeys(guests, True)
         accepted: set[str] = set()
         with contextlib.suppress(PlayHubError):
-            room = self.app.rooms.get(room_id)
-            vote = self.app.rooms.votes.get(room.vote_seq) if room.vote_seq is not None else None
+            room = self._room(room_id)
+            vote = self.app.rooms.start.votes.get(room.vote_seq) if room.vote_seq is not None else None
             if vote is not None:
                 accepted = set(vote.accepted)
         return {g: True for g in guests if g in accepted}
@@ -704,13 +709,10 @@ class Seed003Door:
         return relay
 
     def _game_address(self, room_id: str) -> tuple[str, int] | None:
-        try:
-            match = self.app.rooms.get(room_id).match_info()
-        except PlayHubError:
+        room = self.app.rooms.rooms.get(room_id)
+        if room is None or not room.match_running or not room.game_port:
             return None
-        if not match or not match.get("game_port"):
-            return None
-        return probe_address(self.settings.host), int(match["game_port"])
+        return probe_address(self.settings.host), int(room.game_port)
 
     def _ticket(self, room_id: str, username: str) -> str | None:
         """The SDK ticket for a member of the running match whose session is a seed-003 one (their clients cannot
@@ -719,16 +721,13 @@ class Seed003Door:
         if principal is None or not isinstance(principal.peer, Mailbox):
             return None
         try:
-            started = self.app.rooms.rejoin_match(principal, room_id)
+            return self.app.rooms.matches.rejoin(principal, room_id).ticket
         except PlayHubError:
             return None
-        ticket = started.get("ticket")
-        return ticket if isinstance(ticket, str) else None
 
-    async def _room_answer(self, snap: dict[str, Any]) -> dict[str, Any]:
-        await self._relay(snap["room_id"])
-        view = self.view(snap)
-        return {"ok": True, **view}
+    async def _room_answer(self, room: Room) -> dict[str, Any]:
+        await self._relay(room.room_id)
+        return {"ok": True, **self.view(_snapshot(room))}
 
     def _room_id(self, req: RoomRef) -> str:
         room_id = req.room_id.strip()
@@ -738,10 +737,8 @@ class Seed003Door:
 
     async def _list_rooms(self, conn: Connection, role: Role, req: Request) -> dict[str, Any]:
         self._user(conn, role, req.token)
-        return {
-            "ok": True,
-            "rooms": {snap["room_id"]: self.view(snap) for snap in self.app.rooms.list_rooms()},
-        }
+        rooms = self.app.rooms.seats.list_rooms()
+        return {"ok": True, "rooms": {room.room_id: self.view(_snapshot(room)) for room in rooms}}
 
     async def _create_room(self, conn: Connection, role: Role, req: Request) -> dict[str, Any]:
         assert isinstance(req, CreateRoom)
@@ -753,28 +750,28 @@ class Seed003Door:
                 C.BAD_STATE,
                 f"rooms can only use the latest version {game['latest_version']}: download or update it first",
             )
-        room = await self.app.rooms.create(player, game["game_id"])
-        return await self._room_answer(room.snapshot())
+        room = await self.app.rooms.seats.create(player, game["game_id"])
+        return await self._room_answer(room)
 
     async def _join_room(self, conn: Connection, role: Role, req: Request) -> dict[str, Any]:
         assert isinstance(req, RoomRef)
         player = self._user(conn, role, req.token)
-        room = self.app.rooms.join(player, self._room_id(req))
-        return await self._room_answer(room.snapshot())
+        room = self.app.rooms.seats.join(player, self._room_id(req))
+        return await self._room_answer(room)
 
     async def _leave_room(self, conn: Connection, role: Role, req: Request) -> dict[str, Any]:
         assert isinstance(req, RoomRef)
         player = self._user(conn, role, req.token)
-        room = self.app.rooms.get(self._room_id(req))
+        room = self._room(self._room_id(req))
         if room.member(player.username) is not None:  # seed 003: leaving a room you are not in is fine
-            self.app.rooms.leave(player, room.room_id)
+            self.app.rooms.seats.leave(player, room.room_id)
         return {"ok": True, "msg": "left the room"}
 
     async def _set_ready(self, conn: Connection, role: Role, req: Request, ready: bool) -> dict[str, Any]:
         assert isinstance(req, RoomRef)
         player = self._user(conn, role, req.token)
-        room = self.app.rooms.set_ready(player, self._room_id(req), ready)
-        view = self.view(room.snapshot())
+        room = self.app.rooms.start.set_ready(player, self._room_id(req), ready)
+        view = self.view(_snapshot(room))
         return {"ok": True, "msg": "ready" if ready else "not ready", "ready_players": view["ready_players"]}
 
     async def _player_ready(self, conn: Connection, role: Role, req: Request) -> dict[str, Any]:
@@ -789,11 +786,11 @@ class Seed003Door:
         assert isinstance(req, RoomRef)
         player = self._user(conn, role, req.token)
         room_id = self._room_id(req)
-        room = self.app.rooms.get(room_id)
+        room = self._room(room_id)
         if room.member(player.username) is not None and room.host != player.username:
             raise Seed003Error(C.FORBIDDEN, f"only the owner ({room.host}) can propose to start")
         self._rejected.pop(room_id, None)
-        task = self.app.spawn(self.app.rooms.start(player, room_id))
+        task = self.app.spawn(self.app.rooms.start.start(player, room_id))
         task.add_done_callback(lambda t: self._after_start(room_id, t))
         await asyncio.sleep(0)  # the checks before the vote run in the task's first step
         if task.done() and not task.cancelled() and task.exception() is not None:
@@ -813,7 +810,7 @@ class Seed003Door:
     async def _respond_start(self, conn: Connection, role: Role, req: Request) -> dict[str, Any]:
         assert isinstance(req, RespondStart)
         player = self._user(conn, role, req.token)
-        room = self.app.rooms.get(self._room_id(req))
+        room = self._room(self._room_id(req))
         if room.member(player.username) is None:
             raise Seed003Error(C.FORBIDDEN, f"you are not in room '{room.room_id}'")
         if room.host == player.username:
@@ -823,7 +820,7 @@ class Seed003Door:
             raise Seed003Error(C.BAD_STATE, "there is no start proposal to answer")
         if not req.accept:
             self._rejected[room.room_id] = player.username  # before the vote ends, so the update shows it
-        self.app.rooms.vote(player, seq, req.accept)
+        self.app.rooms.start.vote(player, seq, req.accept)
         return {"ok": True, "msg": "accepted" if req.accept else "refused"}
 
     async def _subscribe_room(self, conn: Connection, role: Role, req: Request) -> dict[str, Any]:
@@ -831,24 +828,24 @@ class Seed003Door:
         assert isinstance(req, RoomRef)
         player = self._user(conn, role, req.token)
         room_id = self._room_id(req)
-        room = self.app.rooms.get(room_id)
+        room = self._room(room_id)
         box = self._mailboxes.get((role, player.account_id))
         if box is None or box.closed or player.peer is not box:
             raise Seed003Error(C.BAD_STATE, "this session is connected through PlayHub's own client")
         await self._relay(room_id)
-        self.app.rooms.subscribe(box, room_id)
+        self.app.rooms.seats.subscribe(box, room_id)
         if conn not in box.streams:
             conn.on_close(lambda c: self._stream_closed(box, c))
         box.streams[conn] = room_id
         conn.authenticated = True
-        return {"ok": True, "msg": "subscribed", "room_id": room_id, "room": self.view(room.snapshot())}
+        return {"ok": True, "msg": "subscribed", "room_id": room_id, "room": self.view(_snapshot(room))}
 
     def _stream_closed(self, box: Mailbox, conn: Connection) -> None:
         room_id = box.streams.pop(conn, None)
         box.last_seen = time.monotonic()  # the idle time counts from the end of the subscription
         if room_id is not None and room_id not in box.streams.values():
             with contextlib.suppress(PlayHubError):
-                self.app.rooms.unsubscribe(box, room_id)
+                self.app.rooms.seats.unsubscribe(box, room_id)
 
     async def _unsubscribe_room(self, conn: Connection, role: Role, req: Request) -> dict[str, Any]:
         assert isinstance(req, RoomRef)
@@ -860,6 +857,11 @@ class Seed003Door:
                 if watched == room_id:
                     stream.close()
         return {"ok": True, "msg": "unsubscribed", "room_id": room_id}
+
+
+def _snapshot(room: Room) -> dict[str, Any]:
+    """The platform's view of a room (what ROOM_UPDATED carries), as plain data."""
+    return msgspec.to_builtins(room_info(room))  # type: ignore[no-any-return]
 
 
 def _reviews(rows: list[dict[str, Any]]) -> dict[str, Any]:
