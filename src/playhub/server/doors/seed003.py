@@ -28,7 +28,8 @@ import hashlib
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -53,17 +54,27 @@ from playhub.protocol.seed003 import (
     error_answer,
     room_update,
 )
+from playhub.server.context import Services
 from playhub.server.doors.relay import GameRelay
 from playhub.services.quotas import WindowLimiter, ip_key
 from playhub.services.room_seats import room_info
 from playhub.services.room_states import Room
 from playhub.services.sessions import Principal, Role
+from playhub.store.blobs import BlobStore
 from playhub.supervisor.probe import probe_address
 
 if TYPE_CHECKING:
-    from playhub.server.app import PlayHubApp
     from playhub.server.connection import Connection
     from playhub.server.router import Listener
+
+
+class DoorServices(Services, Protocol):
+    """What the door uses of the composition root: the services, the blob store, and task ownership."""
+
+    blobs: BlobStore
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
+
 
 log = logging.getLogger("playhub.seed003")
 
@@ -143,7 +154,7 @@ class Mailbox:
 
 
 class Seed003Door:
-    def __init__(self, app: PlayHubApp) -> None:
+    def __init__(self, app: DoorServices) -> None:
         self.app = app
         self.settings = app.settings
         s = app.settings
@@ -675,7 +686,7 @@ class Seed003Door:
         accepted: set[str] = set()
         with contextlib.suppress(PlayHubError):
             room = self._room(room_id)
-            vote = self.app.rooms.start.votes.get(room.vote_seq) if room.vote_seq is not None else None
+            vote = self.app.rooms.start_flow.votes.get(room.vote_seq) if room.vote_seq is not None else None
             if vote is not None:
                 accepted = set(vote.accepted)
         return {g: True for g in guests if g in accepted}
@@ -770,7 +781,7 @@ class Seed003Door:
     async def _set_ready(self, conn: Connection, role: Role, req: Request, ready: bool) -> dict[str, Any]:
         assert isinstance(req, RoomRef)
         player = self._user(conn, role, req.token)
-        room = self.app.rooms.start.set_ready(player, self._room_id(req), ready)
+        room = self.app.rooms.start_flow.set_ready(player, self._room_id(req), ready)
         view = self.view(_snapshot(room))
         return {"ok": True, "msg": "ready" if ready else "not ready", "ready_players": view["ready_players"]}
 
@@ -790,7 +801,7 @@ class Seed003Door:
         if room.member(player.username) is not None and room.host != player.username:
             raise Seed003Error(C.FORBIDDEN, f"only the owner ({room.host}) can propose to start")
         self._rejected.pop(room_id, None)
-        task = self.app.spawn(self.app.rooms.start.start(player, room_id))
+        task = self.app.spawn(self.app.rooms.start_flow.start(player, room_id))
         task.add_done_callback(lambda t: self._after_start(room_id, t))
         await asyncio.sleep(0)  # the checks before the vote run in the task's first step
         if task.done() and not task.cancelled() and task.exception() is not None:
@@ -820,7 +831,7 @@ class Seed003Door:
             raise Seed003Error(C.BAD_STATE, "there is no start proposal to answer")
         if not req.accept:
             self._rejected[room.room_id] = player.username  # before the vote ends, so the update shows it
-        self.app.rooms.start.vote(player, seq, req.accept)
+        self.app.rooms.start_flow.vote(player, seq, req.accept)
         return {"ok": True, "msg": "accepted" if req.accept else "refused"}
 
     async def _subscribe_room(self, conn: Connection, role: Role, req: Request) -> dict[str, Any]:
