@@ -25,6 +25,8 @@ from playhub.server.sockopts import tune_socket
 from playhub.services.accounts import AccountService
 from playhub.services.bus import LocalBus
 from playhub.services.catalog import CatalogService
+from playhub.services.chat import ChatService
+from playhub.services.chat_files import ChatFileService
 from playhub.services.downloads import DownloadService
 from playhub.services.events import EventBus
 from playhub.services.presence import PresenceService
@@ -57,19 +59,14 @@ class PlayHubApp:
         self.events = EventBus()
         # --- sessions and the push bus ---
         self.sessions = SessionRegistry(
-            s.session_resume_grace_s,
-            db=self.db,
-            ttl_s=s.session_ttl_s,
-            touch_interval_s=s.session_touch_interval_s,
+            s.session_resume_grace_s, db=self.db, ttl_s=s.session_ttl_s, touch_interval_s=s.session_touch_interval_s
         )
         self.sessions.max_per_peer = s.max_sessions_per_connection
         self.bus = LocalBus(self.sessions)
         self.bus.attach(self._deliver)
         # --- services ---
         self.accounts = AccountService(s, self.db, self.sessions)
-        self.registrations = WindowLimiter(
-            s.register_max_per_ip, s.register_window_s
-        )  # per client IP, both roles
+        self.registrations = WindowLimiter(s.register_max_per_ip, s.register_window_s)  # per client IP, both roles
         self.catalog = CatalogService(s, self.db, self.events)
         self.uploads = UploadService(s, self.db, self.blobs, self.events, self.catalog)
         self.store = StoreService(s, self.db, self.events)
@@ -88,6 +85,10 @@ class PlayHubApp:
             lambda: self.lobby_port,
             self.events,
         )
+        self.chat = ChatService(s, self.db, self.bus)
+        self.chat_files = ChatFileService(s, self.chat, self.blobs.tmp)
+        self.chat.follow_sessions(self.sessions)
+        self._chat_follows_rooms()
         # Seed 003's own protocol: a door onto the same services (the routers find it as ``seed003``).
         self.seed003 = Seed003Door(self)
         # --- the edge ---
@@ -106,10 +107,9 @@ class PlayHubApp:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.blobs.ensure()
         await self.db.open()
-        await (
-            self.sessions.load()
-        )  # before listening: a client reconnecting after a restart finds its session
+        await self.sessions.load()  # before listening: a client reconnecting after a restart finds its session
         await self.uploads.start()  # recovers the uploads a crash left open
+        await self.chat.start()  # loads channels, members and nicknames; drops rooms and guests of an earlier run
         killed = await asyncio.to_thread(self.supervisor.reap_leftovers)
         if killed:
             log.warning("killed %d game server process(es) left over from a previous run", killed)
@@ -158,6 +158,13 @@ class PlayHubApp:
         self._servers.append(server)
         return server
 
+    def _chat_follows_rooms(self) -> None:
+        """Each lobby room has a chat channel: its members, joined and left with the room, closed with it."""
+        chat, seats = self.chat, self.rooms.seats
+        seats.on_seated.append(lambda room, member: chat.room_joined(room.room_id, member.username))
+        seats.on_departure.append(lambda room, member, why: chat.room_left(room.room_id, member.username, why))
+        seats.on_closed.append(lambda room, server: chat.room_closed(room.room_id))
+
     @staticmethod
     def _deliver(peers: Iterable[Peer], encoded: bytes) -> None:
         """The push bus's delivery sink: one encoded push written to each connection."""
@@ -191,6 +198,11 @@ class PlayHubApp:
         while True:
             await asyncio.sleep(1.0)
             self.accounts.housekeeping()
+            self.chat_files.expire()
+            try:
+                await self.chat.housekeeping()
+            except Exception:  # a failing retention pass must not end housekeeping for good
+                log.exception("chat housekeeping failed")
             try:
                 await self.sessions.housekeeping()
             except Exception:  # a busy or failing disk must not end housekeeping for good
@@ -220,7 +232,8 @@ class PlayHubApp:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.seed003.close()
-        for name, close in (("rooms", self.rooms.close), ("uploads", self.uploads.close)):
+        self.chat_files.close()
+        for name, close in (("rooms", self.rooms.close), ("uploads", self.uploads.close), ("chat", self.chat.close)):
             try:
                 await close()
             except Exception:
