@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from playhub.sdk.hosts import dial_host
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
@@ -194,4 +196,4 @@ class Settings:
     def advertised_host(self) -> str:
         if self.public_host:
             return self.public_host
-        return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return dial_host(self.host)
