@@ -118,3 +118,26 @@ class DownloadError(Push):
     download_id: str
     code: int
     message: str
+
+
+# --- accounts, roles and moderation -----------------------------------------------------------------------------------
+@push("PERMISSIONS_CHANGED")
+class PermissionsChanged(Push):
+    """The account's role or its role's permissions changed (seed 002 ``auth_permissions``)."""
+
+    role: str
+    permissions: list[str]
+
+
+@push("SESSION_CLOSED")
+class SessionClosed(Push):
+    """Sent just before the server ends a session: ``kind`` is ``banned`` or ``kicked``."""
+
+    kind: str
+    reason: str
+
+
+@push("ANNOUNCEMENT")
+class Announcement(Push):
+    message: str
+    by: str

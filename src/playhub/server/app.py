@@ -6,6 +6,8 @@ import asyncio
 import json
 import logging
 import os
+import secrets
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +18,7 @@ from playhub.server.outbuf import OutputBudget
 from playhub.server.router import Listener, Router
 from playhub.server.sockopts import tune_socket
 from playhub.services.accounts import AccountService
+from playhub.services.admin import AdminService
 from playhub.services.bus import LocalBus
 from playhub.services.events import EventBus
 from playhub.services.quotas import WindowLimiter
@@ -64,6 +67,8 @@ class PlayHubApp:
         self.bus = LocalBus(self.sessions)
         self.bus.attach(self._deliver)
         self.accounts = AccountService(settings, self.db, self.sessions)
+        self.admin = AdminService(settings, self.db, self.sessions, self.bus)
+        self.instance_id = secrets.token_hex(8)  # new at every start: clients tell a restart from a reconnect
         self.dev_port = 0
         self.lobby_port = 0
         self._servers: list[asyncio.base_events.Server] = []
@@ -84,10 +89,12 @@ class PlayHubApp:
         await (
             self.sessions.load()
         )  # before listening: a client reconnecting after a restart finds its session
+        await self.admin.start()
         for area in AREAS:
             startup = getattr(area, "startup", None)
             if startup is not None:
                 await startup(self)
+        self.admin.delist_game = self.catalog.delist
         groups = [area.routes for area in AREAS]
         s = self.settings
         dev = await self._listen(Router(self, Listener.DEV, groups), s.dev_port)
@@ -162,8 +169,15 @@ class PlayHubApp:
         return task
 
     async def _housekeeping(self) -> None:
+        next_admin_poll = 0.0
         while True:
             await asyncio.sleep(1.0)
+            if time.monotonic() >= next_admin_poll:
+                next_admin_poll = time.monotonic() + self.settings.admin_poll_interval_s
+                try:
+                    await self.admin.poll()  # changes made by `playhub admin` next to this server
+                except Exception:
+                    log.exception("applying admin changes failed")
             self.accounts.housekeeping()
             try:
                 await self.sessions.housekeeping()
