@@ -141,17 +141,17 @@ async def rejoin_match(ctx: Context, p: RoomRef) -> MatchTicket:
 
 @routes.command("READY", RoomRef, role=_PLAYER, listeners=_LOBBY)
 async def ready(ctx: Context, p: RoomRef) -> RoomReply:
-    return _reply(_rooms(ctx).start.set_ready(_user(ctx), p.room_id, True))
+    return _reply(_rooms(ctx).start_flow.set_ready(_user(ctx), p.room_id, True))
 
 
 @routes.command("UNREADY", RoomRef, role=_PLAYER, listeners=_LOBBY)
 async def unready(ctx: Context, p: RoomRef) -> RoomReply:
-    return _reply(_rooms(ctx).start.set_ready(_user(ctx), p.room_id, False))
+    return _reply(_rooms(ctx).start_flow.set_ready(_user(ctx), p.room_id, False))
 
 
 @routes.command("START_ROOM", RoomRef, role=_PLAYER, listeners=_LOBBY, concurrent=True)
 async def start_room(ctx: Context, p: RoomRef) -> MatchStarted:
-    started = await _rooms(ctx).start.start(_user(ctx), p.room_id)
+    started = await _rooms(ctx).start_flow.start(_user(ctx), p.room_id)
     assert started.game_port is not None  # a pass handed out at the start always has the server's port
     return MatchStarted(
         started.room_id, started.game_host, started.game_port, started.version, started.ticket
@@ -160,7 +160,7 @@ async def start_room(ctx: Context, p: RoomRef) -> MatchStarted:
 
 @routes.command("VOTE", VotePayload, role=_PLAYER, listeners=_LOBBY)
 async def vote(ctx: Context, p: VotePayload) -> dict:
-    _rooms(ctx).start.vote(_user(ctx), p.seq, p.accept)
+    _rooms(ctx).start_flow.vote(_user(ctx), p.seq, p.accept)
     return {}
 
 
