@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +79,14 @@ AccountClosedHook = Callable[[str, str, str], None]
 
 
 class AdminService:
-    def __init__(self, settings: Settings, db: Database, sessions: SessionRegistry, bus: PushBus) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        sessions: SessionRegistry,
+        bus: PushBus,
+        delist_game: Callable[[str], Awaitable[None]],
+    ) -> None:
         self.settings = settings
         self.db = db
         self.sessions = sessions
@@ -87,8 +94,7 @@ class AdminService:
         self._state = _State()
         self._journal = 0
         self._hooks: list[AccountClosedHook] = []
-        # The catalogue, for delisting; attached by the composition root (the catalogue does not need us).
-        self.delist_game: Callable[[str], Any] | None = None
+        self.delist_game = delist_game  # the catalogue's: takes any game off the store
 
     # --- loading and watching ---------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -97,7 +103,7 @@ class AdminService:
 
     async def poll(self) -> None:
         """Apply changes ``playhub admin`` made to the database since the last poll."""
-        last = await self.db.run(repo.last_change)
+        last = await self.db.read(repo.last_change)  # one statement: no write transaction every second
         if last != self._journal:
             self._journal = last
             await self.refresh()
@@ -221,8 +227,6 @@ class AdminService:
 
     # --- moderation -----------------------------------------------------------------------------------------------
     async def delist(self, actor: Principal, game_id: str) -> None:
-        if self.delist_game is None:  # pragma: no cover - always attached by the server
-            raise BadState("the store is not available")
         await self.delist_game(game_id)
         await self.db.run(repo.audit, actor.username, "game_delist", game_id, "")
 
