@@ -29,6 +29,8 @@ PRIVILEGED: list[tuple[str, dict[str, Any], str]] = [
     ("ADMIN_AUDIT", {}, "audit.read"),
     ("CREATE_ROOM", {"game_id": "g-x"}, "rooms.create"),
     ("ADD_REVIEW", {"game_id": "g-x", "score": 5, "comment": ""}, "store.review"),
+    ("CHAT_SEND", {"channel": "general", "text": "hi"}, "chat.send"),
+    ("CHAT_FILE_BEGIN", {"channel": "general", "filename": "a.txt", "size_bytes": 1}, "chat.send"),
 ]
 
 
