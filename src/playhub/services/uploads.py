@@ -514,7 +514,7 @@ class UploadService:
     async def end(self, developer_id: int, upload_id: str, checksum: str | None = None) -> dict[str, Any]:
         """Verify and publish. ``checksum`` is the SHA-256 of a client that hashed while sending (it announced none
         at UPLOAD_BEGIN); the bytes must match it as well as any announced one."""
-        late = normalize_checksum(checksum)
+        late = parse_checksum(checksum)
         live = await self._get_live(upload_id, developer_id)
         async with live.lock:
             if live.closed:
