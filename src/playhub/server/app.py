@@ -25,8 +25,10 @@ from playhub.store.blobs import BlobStore
 from playhub.store.db import Database
 
 if TYPE_CHECKING:
+    from playhub.server.p2p_relay import RelayHub
     from playhub.services.catalog import CatalogService
     from playhub.services.downloads import DownloadService
+    from playhub.services.p2p import P2PService
     from playhub.services.presence import PresenceService
     from playhub.services.rooms import RoomService
     from playhub.services.store import StoreService
@@ -47,6 +49,8 @@ class PlayHubApp:
     downloads: DownloadService
     presence: PresenceService
     rooms: RoomService
+    p2p: P2PService
+    relay: RelayHub
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -1,0 +1,104 @@
+"""Handlers of peer-to-peer connections (docs/p2p.md): invitations, reports, the relay and signalling."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from playhub.protocol.errors import BadState
+from playhub.protocol.p2p import (
+    P2PListening,
+    P2POutcome,
+    P2PRelay,
+    P2PRelayed,
+    P2PReport,
+    P2PRequest,
+    P2PRequested,
+    P2PSessionRef,
+    P2PSignal,
+)
+from playhub.server.p2p_relay import RelayHub
+from playhub.server.router import Context, Listener, Routes
+from playhub.services.p2p import P2PService
+from playhub.services.sessions import Principal, Role
+
+if TYPE_CHECKING:
+    from playhub.server.app import PlayHubApp
+
+routes = Routes()
+
+_PLAYER = Role.PLAYER
+_LOBBY = Listener.LOBBY
+
+
+def _address_of(principal: Principal) -> tuple[str, int] | None:
+    """The address the server sees for a player's lobby connection (seed 001: the peer's known public ip:port)."""
+    remote = getattr(principal.peer, "remote", None)
+    if not remote:
+        return None
+    ip, _, port = str(remote).rpartition(":")
+    return (ip, int(port)) if port.isdigit() else (ip, 0)
+
+
+async def startup(app: PlayHubApp) -> None:
+    app.p2p = P2PService(
+        app.settings,
+        app.sessions,
+        app.bus,
+        lambda room_id: app.rooms.seats.get(room_id).names(),
+        _address_of,
+    )
+    app.relay = RelayHub(app.settings, app.p2p)
+    app.p2p.on_relay_end = app.relay.session_ended
+
+
+async def shutdown(app: PlayHubApp) -> None:
+    relay: RelayHub | None = getattr(app, "relay", None)
+    if relay is not None:
+        relay.close()
+    p2p: P2PService | None = getattr(app, "p2p", None)
+    if p2p is not None:
+        p2p.close()
+
+
+def _user(ctx: Context) -> Principal:
+    assert ctx.user is not None  # the router resolved the token for role=PLAYER
+    return ctx.user
+
+
+@routes.command("P2P_REQUEST", P2PRequest, role=_PLAYER, listeners=_LOBBY)
+async def p2p_request(ctx: Context, p: P2PRequest) -> P2PRequested:
+    session = ctx.app.p2p.request(_user(ctx), p.to, p.room_id)
+    return P2PRequested(session.session_id, ctx.app.settings.p2p_session_timeout_s)
+
+
+@routes.command("P2P_LISTENING", P2PListening, role=_PLAYER, listeners=_LOBBY)
+async def p2p_listening(ctx: Context, p: P2PListening) -> dict:
+    ctx.app.p2p.listening(_user(ctx), p.session_id, p.port)
+    return {}
+
+
+@routes.command("P2P_REPORT", P2PReport, role=_PLAYER, listeners=_LOBBY)
+async def p2p_report(ctx: Context, p: P2PReport) -> P2POutcome:
+    return P2POutcome(ctx.app.p2p.report(_user(ctx), p.session_id, p.outcome == "direct"))
+
+
+@routes.command("P2P_CANCEL", P2PSessionRef, role=_PLAYER, listeners=_LOBBY)
+async def p2p_cancel(ctx: Context, p: P2PSessionRef) -> dict:
+    ctx.app.p2p.cancel(_user(ctx), p.session_id)
+    return {}
+
+
+@routes.command("P2P_RELAY", P2PRelay, role=None, listeners=_LOBBY)
+async def p2p_relay(ctx: Context, p: P2PRelay) -> P2PRelayed:
+    """On a connection of its own: after the answer, the connection carries the peer's bytes (see p2p_relay.py)."""
+    if ctx.token is not None or ctx.app.sessions.sessions_of(ctx.conn):
+        raise BadState("a relay needs a connection of its own, with no login on it")
+    ctx.app.p2p.admit_relay(p.session_id, p.username, p.ticket)
+    peer = await ctx.app.relay.attach(ctx.conn, p.session_id, p.username)
+    return P2PRelayed(p.session_id, peer)
+
+
+@routes.command("P2P_SIGNAL", P2PSignal, role=_PLAYER, listeners=_LOBBY)
+async def p2p_signal(ctx: Context, p: P2PSignal) -> dict:
+    ctx.app.p2p.signal(_user(ctx).username, p.to, p.data)
+    return {}
