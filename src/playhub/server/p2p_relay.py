@@ -23,10 +23,20 @@ from playhub.settings import Settings
 
 if TYPE_CHECKING:
     from playhub.server.connection import Connection
+    from playhub.services.sessions import Principal
 
 log = logging.getLogger("playhub.p2p.relay")
 
 _CHUNK = 64 * 1024
+
+
+def lobby_address(principal: Principal) -> tuple[str, int] | None:
+    """The address the server sees for a player's lobby connection (seed 001: the peer's "known public ip:port")."""
+    remote = getattr(principal.peer, "remote", None)
+    if not remote:
+        return None
+    ip, _, port = str(remote).rpartition(":")
+    return (ip, int(port)) if port.isdigit() else (ip, 0)
 
 
 class _Pair:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -25,16 +24,12 @@ from playhub.protocol.lobby import (
 from playhub.protocol.schemas import Empty
 from playhub.server.router import Context, Listener, Routes
 from playhub.services.matches import MatchPass
-from playhub.services.presence import PresenceService
 from playhub.services.room_seats import room_info
 from playhub.services.room_states import Room
 from playhub.services.rooms import RoomService
 from playhub.services.sessions import Principal, Role
-from playhub.services.votes import VoteService
-from playhub.supervisor import Supervisor
 
 if TYPE_CHECKING:
-    from playhub.server.app import PlayHubApp
     from playhub.server.connection import Connection
 
 log = logging.getLogger("playhub.lobby")
@@ -42,33 +37,6 @@ routes = Routes()
 
 _PLAYER = Role.PLAYER
 _LOBBY = Listener.LOBBY
-
-
-async def startup(app: PlayHubApp) -> None:
-    supervisor = Supervisor(app.settings, app.data_dir)
-    killed = await asyncio.to_thread(supervisor.reap_leftovers)
-    if killed:
-        log.warning("killed %d game server process(es) left over from a previous run", killed)
-
-    app.presence = PresenceService(app.sessions, app.bus, app.settings.presence_batch_s)
-    app.rooms = RoomService(
-        app.settings,
-        app.db,
-        app.blobs,
-        app.sessions,
-        supervisor,
-        VoteService(app.settings.vote_memory),
-        app.bus,
-        app.spawn,
-        lambda: app.lobby_port,
-        app.events,
-    )
-
-
-async def shutdown(app: PlayHubApp) -> None:
-    rooms: RoomService | None = getattr(app, "rooms", None)
-    if rooms is not None:
-        await rooms.close()
 
 
 def _rooms(ctx: Context) -> RoomService:

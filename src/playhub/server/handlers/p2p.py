@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from playhub.protocol.errors import BadState
 from playhub.protocol.p2p import (
     P2PListening,
@@ -16,48 +14,13 @@ from playhub.protocol.p2p import (
     P2PSessionRef,
     P2PSignal,
 )
-from playhub.server.p2p_relay import RelayHub
 from playhub.server.router import Context, Listener, Routes
-from playhub.services.p2p import P2PService
 from playhub.services.sessions import Principal, Role
-
-if TYPE_CHECKING:
-    from playhub.server.app import PlayHubApp
 
 routes = Routes()
 
 _PLAYER = Role.PLAYER
 _LOBBY = Listener.LOBBY
-
-
-def _address_of(principal: Principal) -> tuple[str, int] | None:
-    """The address the server sees for a player's lobby connection (seed 001: the peer's known public ip:port)."""
-    remote = getattr(principal.peer, "remote", None)
-    if not remote:
-        return None
-    ip, _, port = str(remote).rpartition(":")
-    return (ip, int(port)) if port.isdigit() else (ip, 0)
-
-
-async def startup(app: PlayHubApp) -> None:
-    app.p2p = P2PService(
-        app.settings,
-        app.sessions,
-        app.bus,
-        lambda room_id: app.rooms.seats.get(room_id).names(),
-        _address_of,
-    )
-    app.relay = RelayHub(app.settings, app.p2p)
-    app.p2p.on_relay_end = app.relay.session_ended
-
-
-async def shutdown(app: PlayHubApp) -> None:
-    relay: RelayHub | None = getattr(app, "relay", None)
-    if relay is not None:
-        relay.close()
-    p2p: P2PService | None = getattr(app, "p2p", None)
-    if p2p is not None:
-        p2p.close()
 
 
 def _user(ctx: Context) -> Principal:
