@@ -25,6 +25,8 @@ from playhub.server.sockopts import tune_socket
 from playhub.services.accounts import AccountService
 from playhub.services.bus import LocalBus
 from playhub.services.catalog import CatalogService
+from playhub.services.chat import ChatService
+from playhub.services.chat_files import ChatFileService
 from playhub.services.downloads import DownloadService
 from playhub.services.events import EventBus
 from playhub.services.p2p import P2PService
@@ -89,9 +91,11 @@ class PlayHubApp:
             lambda: self.lobby_port,
             self.events,
         )
-        self.p2p = P2PService(
-            s, self.sessions, self.bus, lambda room_id: self.rooms.seats.get(room_id).names(), lobby_address
-        )
+        self.chat = ChatService(s, self.db, self.bus)
+        self.chat_files = ChatFileService(s, self.chat, self.blobs.tmp)
+        self.chat.follow_sessions(self.sessions)
+        self._chat_follows_rooms()
+        self.p2p = P2PService(s, self.sessions, self.bus, self.rooms.seats.get, lobby_address)
         # --- the edge ---
         self.relay = RelayHub(s, self.p2p)  # P2P relay connections
         self.p2p.on_relay_end = self.relay.session_ended
@@ -110,10 +114,9 @@ class PlayHubApp:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.blobs.ensure()
         await self.db.open()
-        await (
-            self.sessions.load()
-        )  # before listening: a client reconnecting after a restart finds its session
+        await self.sessions.load()  # before listening: a client reconnecting after a restart finds its session
         await self.uploads.start()  # recovers the uploads a crash left open
+        await self.chat.start()  # loads channels, members and nicknames; drops rooms and guests of an earlier run
         killed = await asyncio.to_thread(self.supervisor.reap_leftovers)
         if killed:
             log.warning("killed %d game server process(es) left over from a previous run", killed)
@@ -161,6 +164,13 @@ class PlayHubApp:
         self._servers.append(server)
         return server
 
+    def _chat_follows_rooms(self) -> None:
+        """Each lobby room has a chat channel: its members, joined and left with the room, closed with it."""
+        chat, seats = self.chat, self.rooms.seats
+        seats.on_seated.append(lambda room, member: chat.room_joined(room.room_id, member.username))
+        seats.on_departure.append(lambda room, member, why: chat.room_left(room.room_id, member.username, why))
+        seats.on_closed.append(lambda room, server: chat.room_closed(room.room_id))
+
     @staticmethod
     def _deliver(peers: Iterable[Peer], encoded: bytes) -> None:
         """The push bus's delivery sink: one encoded push written to each connection."""
@@ -194,6 +204,11 @@ class PlayHubApp:
         while True:
             await asyncio.sleep(1.0)
             self.accounts.housekeeping()
+            self.chat_files.expire()
+            try:
+                await self.chat.housekeeping()
+            except Exception:  # a failing retention pass must not end housekeeping for good
+                log.exception("chat housekeeping failed")
             try:
                 await self.sessions.housekeeping()
             except Exception:  # a busy or failing disk must not end housekeeping for good
@@ -224,7 +239,8 @@ class PlayHubApp:
         await asyncio.gather(*self._background, return_exceptions=True)
         self.relay.close()
         self.p2p.close()
-        for name, close in (("rooms", self.rooms.close), ("uploads", self.uploads.close)):
+        self.chat_files.close()
+        for name, close in (("rooms", self.rooms.close), ("uploads", self.uploads.close), ("chat", self.chat.close)):
             try:
                 await close()
             except Exception:

@@ -13,6 +13,8 @@ from playhub.server.p2p_relay import RelayHub
 from playhub.services.accounts import AccountService
 from playhub.services.bus import LocalBus
 from playhub.services.catalog import CatalogService
+from playhub.services.chat import ChatService
+from playhub.services.chat_files import ChatFileService
 from playhub.services.downloads import DownloadService
 from playhub.services.p2p import P2PService
 from playhub.services.presence import PresenceService
@@ -39,3 +41,5 @@ class Services(Protocol):
     rooms: RoomService
     p2p: P2PService
     relay: RelayHub
+    chat: ChatService
+    chat_files: ChatFileService
