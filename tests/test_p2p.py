@@ -10,10 +10,11 @@ import pytest
 from playhub.client import Client
 from playhub.client.p2p import accept_peer, connect_peer
 from playhub.protocol.errors import BadState, Forbidden, NotFound, RateLimited
+from playhub.sdk import p2p as sdk_p2p
 from playhub.sdk.p2p import P2PFailed
-from playhub.sdk.tickets import p2p_ticket
+from playhub.sdk.tickets import p2p_ticket, player_ticket
 from tests.helpers import Harness
-from tests.lobby_helpers import make_game
+from tests.lobby_helpers import make_game, start_two
 
 
 async def _pair(hub: Harness) -> tuple[Client, Client]:
@@ -104,24 +105,29 @@ async def test_request_errors(make_hub: Any) -> None:
     hub = await make_hub(p2p_requests_per_window=3, p2p_max_sessions_per_user=2)
     a, b = await _pair(hub)
     assert await _code(a.request("P2P_REQUEST", {"to": "ann"})) == 100  # yourself
-    assert (
-        await _code(a.request("P2P_REQUEST", {"to": "nobody"})) == 105
-    )  # unknown names answer like offline ones
+    # Unknown names answer like offline ones.
+    assert await _code(a.request("P2P_REQUEST", {"to": "nobody"})) == 105
     carl = await hub.player("carl")
     await carl.close()
     await asyncio.sleep(0.1)
     assert await _code(a.request("P2P_REQUEST", {"to": "carl"})) == 105  # offline
-    # The rate limit counts the requests above: the third one passes, the fourth is refused.
-    assert await _code(a.request("P2P_REQUEST", {"to": "bob"})) == 0
-    with pytest.raises(RateLimited) as exc:
-        await a.request("P2P_REQUEST", {"to": "bob"})
-    assert exc.value.code == 106 and exc.value.payload["retry_after_s"] >= 1
-    # Open sessions per player: bob is in one; dave's second to bob passes, the third does not.
-    dave = await hub.player("dave")
+    assert await _code(a.request("P2P_REQUEST", {"to": "bob", "unknown": 1})) == 100
+    no_token = await hub.lobby()
+    assert await _code(no_token.request("P2P_REQUEST", {"to": "bob"})) == 101
+    # Open sessions per player (2 here): ann's and dave's with bob pass, eve's is one too many for bob.
+    dave, eve = await hub.player("dave"), await hub.player("eve")
+    first = (await a.request("P2P_REQUEST", {"to": "bob"}))["session_id"]
     assert await _code(dave.request("P2P_REQUEST", {"to": "bob"})) == 0
     with pytest.raises(BadState):
-        await dave.request("P2P_REQUEST", {"to": "bob"})
-    assert await _code(a.request("P2P_REQUEST", {"to": "bob", "unknown": 1})) == 100
+        await eve.request("P2P_REQUEST", {"to": "bob"})
+    # The rate limit (3 here) counts only requests that sent invitations: none of the refusals above.
+    second = (await a.request("P2P_REQUEST", {"to": "dave"}))["session_id"]
+    for sid in (first, second):
+        await a.request("P2P_CANCEL", {"session_id": sid})
+    assert await _code(a.request("P2P_REQUEST", {"to": "eve"})) == 0
+    with pytest.raises(RateLimited) as exc:
+        await a.request("P2P_REQUEST", {"to": "eve"})
+    assert exc.value.code == 106 and exc.value.payload["retry_after_s"] >= 1
 
 
 async def test_request_within_a_room(hub: Harness) -> None:
@@ -342,3 +348,86 @@ async def test_signal(make_hub: Any) -> None:
     # Counted: the first signal, the one to nobody, this one; not the refused ones before.
     assert await _code(a.request("P2P_SIGNAL", {"to": "bob", "data": 1})) == 0
     assert await _code(a.request("P2P_SIGNAL", {"to": "bob", "data": 1})) == 106
+
+
+def _game_env(hub: Harness, room_id: str, username: str, secret: str) -> dict[str, str]:
+    """What the player app gives a game client (tui/launcher.py), for the SDK's P2P helpers."""
+    return {
+        "PLAYHUB_LOBBY_HOST": "127.0.0.1",
+        "PLAYHUB_LOBBY_PORT": str(hub.app.lobby_port),
+        "ROOM_ID": room_id,
+        "PLAYER_USERNAME": username,
+        "PLAYHUB_TICKET": player_ticket(secret, room_id, username),
+    }
+
+
+async def test_game_clients_connect_with_their_room_tickets(hub: Harness) -> None:
+    game_id = await make_game(hub.app, "duel")
+    host, guest, _, room_id = await start_two(hub, game_id, "ann", "bob")
+    secret = hub.app.rooms.rooms[room_id].secret
+    assert secret is not None
+    lobby_invites = [host.subscribe("P2P_INVITE"), guest.subscribe("P2P_INVITE")]
+    for try_direct, path in ((True, "direct"), (False, "relayed")):
+        callee = asyncio.ensure_future(
+            sdk_p2p.accept_peer(
+                env=_game_env(hub, room_id, "bob", secret), try_direct=try_direct, listen_host="127.0.0.1"
+            )
+        )
+        link_a = await sdk_p2p.connect_peer(
+            "bob", env=_game_env(hub, room_id, "ann", secret), try_direct=try_direct, listen_host="127.0.0.1"
+        )
+        link_b = await callee
+        assert (link_a.path, link_b.path, link_a.peer, link_b.peer) == (path, path, "bob", "ann")
+        link_a.writer.write(b"move e2e4")
+        assert await link_b.reader.readexactly(9) == b"move e2e4"
+        await link_a.close()
+        await link_b.close()
+    # The invitations went to the game clients, not to the players' lobby connections.
+    assert all(q.empty() for q in lobby_invites)
+
+
+async def test_attach_errors(hub: Harness) -> None:
+    game_id = await make_game(hub.app, "duel")
+    host, guest, _, room_id = await start_two(hub, game_id, "ann", "bob")
+    secret = hub.app.rooms.rooms[room_id].secret
+    assert secret is not None
+    carl = await hub.player("carl")
+    c = await hub.lobby()
+
+    def attach(user: str, ticket: str, room: str = room_id) -> Any:
+        return c.request("P2P_ATTACH", {"room_id": room, "username": user, "ticket": ticket}, token=None)
+
+    assert await _code(attach("ann", player_ticket(secret, room_id, "ann"), "nope-12345678")) == 103
+    assert await _code(attach("ann", player_ticket("guess", room_id, "ann"))) == 102
+    assert await _code(attach("carl", player_ticket(secret, room_id, "carl"))) == 102  # not in the match
+    assert (
+        await _code(carl.request("P2P_ATTACH", {"room_id": room_id, "username": "ann", "ticket": "x"})) == 105
+    )
+    assert await _code(attach("ann", player_ticket(secret, room_id, "ann"))) == 0
+    assert await _code(attach("ann", player_ticket(secret, room_id, "ann"))) == 105  # once per connection
+    # Bob's game is not attached: a game client reaches only other game clients of its match.
+    assert await _code(c.request("P2P_REQUEST", {"to": "bob"}, token=None)) == 105
+    assert (
+        await _code(c.request("P2P_REQUEST", {"to": "bob", "room_id": "other-12345678"}, token=None)) == 102
+    )
+    assert await _code(c.request("P2P_LISTENING", {"session_id": "nope", "port": 1}, token=None)) == 103
+    # A session of ann's lobby login is not the game client's business (outside its room).
+    sid, _ = await _session(host)
+    assert await _code(c.request("P2P_CANCEL", {"session_id": sid}, token=None)) == 103
+    # The game client goes away before the session is decided: it fails as "went offline".
+    d = await hub.lobby()
+    await d.request(
+        "P2P_ATTACH", {"room_id": room_id, "username": "bob", "ticket": player_ticket(secret, room_id, "bob")}
+    )
+    results = c.subscribe("P2P_RESULT")
+    await c.request("P2P_REQUEST", {"to": "bob"}, token=None)
+    await d.close()
+    push = (await asyncio.wait_for(results.get(), 5))["payload"]
+    assert push["outcome"] == "failed" and push["reason"] == "bob went offline"
+
+
+async def test_sdk_without_the_environment_fails_clearly() -> None:
+    with pytest.raises(P2PFailed, match="PLAYHUB_LOBBY_HOST"):
+        await sdk_p2p.connect_peer("bob", env={})
+    with pytest.raises(P2PFailed, match="PLAYHUB_TICKET"):
+        await sdk_p2p.accept_peer(env={"PLAYHUB_LOBBY_HOST": "127.0.0.1", "PLAYHUB_LOBBY_PORT": "1"})

@@ -4,6 +4,8 @@
 * tags every request with an ``id`` and matches responses to requests, so several requests may be in flight;
 * delivers pushes (messages without ``status``) to subscribers;
 * turns error responses into the typed exceptions of ``playhub.protocol.errors``;
+* sends ``PING`` every ``heartbeat_s`` seconds (so the server does not close it as silent) and, when an answer does
+  not come within the same time, closes the connection: whoever waits on it sees ``ConnectionLost`` and reconnects;
 * on length-prefixed connections, sends binary upload chunks (``send_binary_chunk``) and delivers binary download
   chunks as ``DOWNLOAD_CHUNK`` pushes whose payload carries the raw bytes in ``data`` instead of ``data_b64``.
 """
@@ -14,6 +16,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -55,6 +58,7 @@ class Client:
         writer: asyncio.StreamWriter,
         framing: Framing = Framing.NDJSON,
         max_frame: int = 64 << 20,
+        heartbeat_s: float = 15.0,
     ) -> None:
         self.reader = reader
         self.writer = writer
@@ -69,14 +73,43 @@ class Client:
         self._callbacks: dict[str | None, list[PushCallback]] = {}
         self._closed = asyncio.Event()
         self.close_reason: BaseException | None = None
+        self.missed_pong = False  # the connection was closed because a PING went unanswered
         self._reader_task = asyncio.create_task(self._read_loop())
+        self._heartbeat_task = asyncio.create_task(self._heartbeat(heartbeat_s)) if heartbeat_s > 0 else None
 
     @classmethod
     async def connect(
-        cls, host: str, port: int, *, framing: Framing = Framing.NDJSON, timeout: float = 10.0
+        cls,
+        host: str,
+        port: int,
+        *,
+        framing: Framing = Framing.NDJSON,
+        timeout: float = 10.0,
+        heartbeat_s: float = 15.0,
     ) -> Client:
+        """Connect; ``heartbeat_s`` is the PING interval (0: never ping)."""
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, limit=1 << 20), timeout)
-        return cls(reader, writer, framing)
+        return cls(reader, writer, framing, heartbeat_s=heartbeat_s)
+
+    async def _heartbeat(self, interval: float) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._closed.wait(), interval)
+                return  # the connection ended
+            except TimeoutError:
+                pass
+            sent_at = int(time.time() * 1000)
+            try:
+                fut = self.send_request("PING", {"client_sent_at": sent_at}, with_token=False)
+                await asyncio.wait_for(asyncio.shield(fut), interval)
+            except TimeoutError:
+                log.warning("no answer to PING within %g s: closing the connection", interval)
+                self.missed_pong = True
+                self.close_reason = ConnectionLost(f"no answer to PING within {interval:g} s")
+                self.writer.transport.abort()
+                return
+            except (ConnectionError, RuntimeError):
+                return
 
     async def __aenter__(self) -> Client:
         return self
@@ -145,7 +178,9 @@ class Client:
         """Send a request and return the whole response envelope, error or not."""
         fut = self.send_request(type_, payload, token=token)
         await self.writer.drain()
-        return await asyncio.wait_for(fut, timeout)
+        # asyncio.timeout rather than wait_for: no extra future and callbacks per request (clients in a loop notice).
+        async with asyncio.timeout(timeout):
+            return await fut
 
     async def request(
         self,
@@ -304,6 +339,8 @@ class Client:
         )
 
     async def close(self) -> None:
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
         if not self.writer.is_closing():
             self.writer.close()
         with contextlib.suppress(Exception):

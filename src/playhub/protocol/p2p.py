@@ -37,6 +37,12 @@ class P2PRelay(Payload):
     ticket: str
 
 
+class P2PAttach(Payload):
+    room_id: str
+    username: str
+    ticket: str  # the room ticket of the running match (PLAYHUB_TICKET)
+
+
 class P2PSignal(Payload):
     to: str
     data: Any
@@ -50,6 +56,11 @@ class P2PRequested(msgspec.Struct):
 
 class P2POutcome(msgspec.Struct):
     outcome: str
+
+
+class P2PAttached(msgspec.Struct):
+    room_id: str
+    username: str
 
 
 class P2PRelayed(msgspec.Struct):

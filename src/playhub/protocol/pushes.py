@@ -190,6 +190,28 @@ class ChatFileAvailable(Push):
     message_id: int | None
 
 
+# --- accounts, roles and moderation -----------------------------------------------------------------------------------
+@push("PERMISSIONS_CHANGED")
+class PermissionsChanged(Push):
+    """The account's role or its role's permissions changed (seed 002 ``auth_permissions``)."""
+
+    role: str
+    permissions: list[str]
+
+
+@push("SESSION_CLOSED")
+class SessionClosed(Push):
+    """Sent just before the server ends a session: ``kind`` is ``banned`` or ``kicked``."""
+
+    kind: str
+    reason: str
+
+
+@push("ANNOUNCEMENT")
+class Announcement(Push):
+    message: str
+    by: str
+
 # --- peer-to-peer (docs/p2p.md) ---------------------------------------------------------------------------------------
 @push("P2P_INVITE")
 class P2PInvite(Push):

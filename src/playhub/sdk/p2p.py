@@ -25,6 +25,7 @@ import contextlib
 import itertools
 import json
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -306,15 +307,16 @@ async def establish(
 
 # --- a bare lobby connection, for game clients ---------------------------------------------------------------------
 class LobbyControl:
-    """``Control`` over its own NDJSON connection to the lobby, with a player's session token."""
+    """``Control`` over a connection of its own to the lobby: authenticated by a player's session ``token``, or (what
+    a game client has) attached with its room ticket (``attach``), so no session token reaches game code."""
 
     def __init__(
         self,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
-        token: str,
         username: str,
         relay_address: tuple[str, int],
+        token: str | None = None,
     ) -> None:
         self.reader = reader
         self.writer = writer
@@ -324,18 +326,45 @@ class LobbyControl:
         self._ids = itertools.count(1)
         self._answers: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._events: dict[str, asyncio.Queue[dict[str, Any]]] = {}
-        self.invites: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.invites: asyncio.Queue[dict[str, Any]] = (
+            asyncio.Queue()
+        )  # P2P_INVITE payloads in which this is callee
+        self._invites: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._task = asyncio.ensure_future(self._read())
 
     @classmethod
     async def connect(
-        cls, host: str, port: int, token: str, username: str, timeout: float = 10.0
+        cls, host: str, port: int, username: str, *, token: str | None = None, timeout: float = 10.0
     ) -> LobbyControl:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, limit=1 << 20), timeout)
-        return cls(reader, writer, token, username, (host, port))
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, limit=1 << 20), timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            raise P2PFailed(f"cannot reach the lobby at {host}:{port}: {exc}") from None
+        return cls(reader, writer, username, (host, port), token)
+
+    @classmethod
+    async def attach(
+        cls, host: str, port: int, room_id: str, username: str, ticket: str, timeout: float = 10.0
+    ) -> LobbyControl:
+        """A connection for ``username``'s P2P sessions within ``room_id``, proved by the room ticket."""
+        control = await cls.connect(host, port, username, timeout=timeout)
+        try:
+            await control.request("P2P_ATTACH", {"room_id": room_id, "username": username, "ticket": ticket})
+        except BaseException:
+            await control.close()
+            raise
+        return control
 
     def _queue(self, session_id: str) -> asyncio.Queue[dict[str, Any]]:
         return self._events.setdefault(session_id, asyncio.Queue())
+
+    def _invite(self, session_id: str) -> asyncio.Future[dict[str, Any]]:
+        fut = self._invites.get(session_id)
+        if fut is None:
+            fut = self._invites[session_id] = asyncio.get_running_loop().create_future()
+        return fut
 
     async def _read(self) -> None:
         try:
@@ -355,25 +384,35 @@ class LobbyControl:
                         fut.set_result(msg)
                     continue
                 payload = msg.get("payload") or {}
-                if msg.get("type") == "P2P_INVITE":
-                    self.invites.put_nowait(payload)
-                    self._queue(str(payload.get("session_id")))
-                elif str(msg.get("type", "")).startswith("P2P_") and "session_id" in payload:
+                kind = msg.get("type")
+                if kind == "P2P_INVITE":
+                    fut = self._invite(str(payload.get("session_id")))
+                    if not fut.done():
+                        fut.set_result(payload)
+                    if payload.get("role") == "callee":
+                        self.invites.put_nowait(payload)
+                elif kind in ("P2P_PEER", "P2P_RESULT") and "session_id" in payload:
                     self._queue(str(payload["session_id"])).put_nowait(msg)
-        except (ConnectionError, OSError):
+        except (ConnectionError, OSError, ValueError):
             pass
         finally:
             for fut in self._answers.values():
                 if not fut.done():
-                    fut.set_exception(ConnectionError("the lobby closed the connection"))
+                    fut.set_exception(P2PFailed("the lobby closed the connection"))
             for queue in self._events.values():
                 queue.put_nowait({"type": "__closed__", "payload": {}})
+            self.invites.put_nowait({})
 
     async def request(self, type_: str, payload: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+        if self._task.done():
+            raise P2PFailed("the lobby closed the connection")
         req_id = next(self._ids)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._answers[req_id] = fut
-        self.writer.write(_line({"type": type_, "id": req_id, "token": self.token, "payload": payload}))
+        message: dict[str, Any] = {"type": type_, "id": req_id, "payload": payload}
+        if self.token is not None:
+            message["token"] = self.token
+        self.writer.write(_line(message))
         answer = await asyncio.wait_for(fut, timeout)
         if answer.get("status") != "ok":
             raise P2PFailed(f"{type_}: {answer.get('message')}", int(answer.get("code") or 199))
@@ -388,10 +427,106 @@ class LobbyControl:
         )
 
     async def next_event(self, session_id: str) -> dict[str, Any]:
+        if self._task.done():
+            return {"type": "__closed__", "payload": {}}
         return await self._queue(session_id).get()
+
+    async def ask(self, username: str, room_id: str | None = None, timeout: float = 10.0) -> dict[str, Any]:
+        """``P2P_REQUEST`` to ``username``; returns this side's invitation (role caller)."""
+        payload: dict[str, Any] = {"to": username}
+        if room_id is not None:
+            payload["room_id"] = room_id
+        session_id = str((await self.request("P2P_REQUEST", payload))["session_id"])
+        return await asyncio.wait_for(asyncio.shield(self._invite(session_id)), timeout)
+
+    async def next_invite(self, timeout: float | None = None) -> dict[str, Any]:
+        invite = await asyncio.wait_for(self.invites.get(), timeout)
+        if not invite:
+            raise P2PFailed("the lobby closed the connection")
+        return invite
 
     async def close(self) -> None:
         _close(self.writer)
         self._task.cancel()
         with contextlib.suppress(BaseException):
             await self._task
+
+
+# --- one call for a game client ------------------------------------------------------------------------------------
+def lobby_from_env(env: Mapping[str, str] | None = None) -> tuple[str, int]:
+    """Where the lobby is, for a game client: ``PLAYHUB_LOBBY_HOST``/``PLAYHUB_LOBBY_PORT`` (the player app sets them)
+    or ``LOBBY_CONNECT_HOST``/``LOBBY_CONNECT_PORT``."""
+    env = os.environ if env is None else env
+    for host_key, port_key in (
+        ("PLAYHUB_LOBBY_HOST", "PLAYHUB_LOBBY_PORT"),
+        ("LOBBY_CONNECT_HOST", "LOBBY_CONNECT_PORT"),
+    ):
+        host, port = env.get(host_key), env.get(port_key)
+        if host and port and port.isdigit():
+            return ("127.0.0.1" if host in ("0.0.0.0", "::") else host), int(port)
+    raise P2PFailed(
+        "no PLAYHUB_LOBBY_HOST/PLAYHUB_LOBBY_PORT in the environment: not started by the player app"
+    )
+
+
+async def _attach_from_env(env: Mapping[str, str] | None) -> LobbyControl:
+    env = os.environ if env is None else env
+    host, port = lobby_from_env(env)
+    room_id, username, ticket = env.get("ROOM_ID"), env.get("PLAYER_USERNAME"), env.get("PLAYHUB_TICKET")
+    if not (room_id and username and ticket):
+        raise P2PFailed(
+            "no ROOM_ID, PLAYER_USERNAME or PLAYHUB_TICKET in the environment: not started by PlayHub"
+        )
+    return await LobbyControl.attach(host, port, room_id, username, ticket)
+
+
+async def connect_peer(
+    username: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    direct_timeout: float = DIRECT_TIMEOUT_S,
+    try_direct: bool = True,
+    listen_host: str = "0.0.0.0",
+    wait_s: float = 10.0,
+) -> PeerLink:
+    """From a game client: a verified stream to ``username``, a member of the same match (the other side calls
+    ``accept_peer``; this waits up to ``wait_s`` for that game to be there). Uses the environment PlayHub gives game
+    clients; raises ``P2PFailed``."""
+    control = await _attach_from_env(env)
+    try:
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + wait_s
+        while True:
+            try:
+                invite = await control.ask(username)
+                break
+            except P2PFailed as exc:
+                # 105: the other game is not attached yet (both games start at about the same time).
+                if exc.code != 105 or loop.time() >= give_up:
+                    raise
+                await asyncio.sleep(0.25)
+        return await establish(
+            control, invite, listen_host=listen_host, direct_timeout=direct_timeout, try_direct=try_direct
+        )
+    finally:
+        await control.close()
+
+
+async def accept_peer(
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    try_direct: bool = True,
+    listen_host: str = "0.0.0.0",
+    ready: asyncio.Event | None = None,
+) -> PeerLink:
+    """From a game client: wait for the next P2P invitation of this match and return the verified stream to the
+    player who asked. ``ready`` is set once invitations can arrive (the connection is attached)."""
+    control = await _attach_from_env(env)
+    try:
+        if ready is not None:
+            ready.set()
+        invite = await control.next_invite(timeout)
+        return await establish(control, invite, listen_host=listen_host, try_direct=try_direct)
+    finally:
+        await control.close()

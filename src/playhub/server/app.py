@@ -12,17 +12,21 @@ import asyncio
 import json
 import logging
 import os
+import secrets
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from playhub.server.connection import Connection
+from playhub.server.doors.seed003 import Seed003Door
 from playhub.server.handlers import AREAS
 from playhub.server.outbuf import OutputBudget
 from playhub.server.p2p_relay import RelayHub, lobby_address
 from playhub.server.router import Listener, Router
 from playhub.server.sockopts import tune_socket
 from playhub.services.accounts import AccountService
+from playhub.services.admin import AdminService
 from playhub.services.bus import LocalBus
 from playhub.services.catalog import CatalogService
 from playhub.services.chat import ChatService
@@ -60,25 +64,22 @@ class PlayHubApp:
         self.events = EventBus()
         # --- sessions and the push bus ---
         self.sessions = SessionRegistry(
-            s.session_resume_grace_s,
-            db=self.db,
-            ttl_s=s.session_ttl_s,
-            touch_interval_s=s.session_touch_interval_s,
+            s.session_resume_grace_s, db=self.db, ttl_s=s.session_ttl_s, touch_interval_s=s.session_touch_interval_s
         )
         self.sessions.max_per_peer = s.max_sessions_per_connection
         self.bus = LocalBus(self.sessions)
         self.bus.attach(self._deliver)
         # --- services ---
         self.accounts = AccountService(s, self.db, self.sessions)
-        self.registrations = WindowLimiter(
-            s.register_max_per_ip, s.register_window_s
-        )  # per client IP, both roles
+        self.registrations = WindowLimiter(s.register_max_per_ip, s.register_window_s)  # per client IP, both roles
         self.catalog = CatalogService(s, self.db, self.events)
         self.uploads = UploadService(s, self.db, self.blobs, self.events, self.catalog)
         self.store = StoreService(s, self.db, self.events)
         self.downloads = DownloadService(s, self.db, self.blobs)
         self.supervisor = Supervisor(s, self.data_dir)
         self.presence = PresenceService(self.sessions, self.bus, s.presence_batch_s)
+        self.admin = AdminService(s, self.db, self.sessions, self.bus, self.catalog.delist)
+        self.instance_id = secrets.token_hex(8)  # new at every start: clients tell a restart from a reconnect
         self.rooms = RoomService(
             s,
             self.db,
@@ -95,6 +96,8 @@ class PlayHubApp:
         self.chat_files = ChatFileService(s, self.chat, self.blobs.tmp)
         self.chat.follow_sessions(self.sessions)
         self._chat_follows_rooms()
+        # Seed 003's own protocol: a door onto the same services (the routers find it as ``seed003``).
+        self.seed003 = Seed003Door(self)
         self.p2p = P2PService(s, self.sessions, self.bus, self.rooms.seats.get, lobby_address)
         # --- the edge ---
         self.relay = RelayHub(s, self.p2p)  # P2P relay connections
@@ -115,11 +118,13 @@ class PlayHubApp:
         self.blobs.ensure()
         await self.db.open()
         await self.sessions.load()  # before listening: a client reconnecting after a restart finds its session
+        await self.admin.start()  # roles and bans, before the first command is checked
         await self.uploads.start()  # recovers the uploads a crash left open
         await self.chat.start()  # loads channels, members and nicknames; drops rooms and guests of an earlier run
         killed = await asyncio.to_thread(self.supervisor.reap_leftovers)
         if killed:
             log.warning("killed %d game server process(es) left over from a previous run", killed)
+        self.spawn(self.seed003.sweep_forever())
         groups = [area.routes for area in AREAS]
         s = self.settings
         dev = await self._listen(Router(self, Listener.DEV, groups), s.dev_port)
@@ -201,8 +206,15 @@ class PlayHubApp:
         return task
 
     async def _housekeeping(self) -> None:
+        next_admin_poll = 0.0
         while True:
             await asyncio.sleep(1.0)
+            if time.monotonic() >= next_admin_poll:
+                next_admin_poll = time.monotonic() + self.settings.admin_poll_interval_s
+                try:
+                    await self.admin.poll()  # changes made by `playhub admin` next to this server
+                except Exception:
+                    log.exception("applying admin changes failed")
             self.accounts.housekeeping()
             self.chat_files.expire()
             try:
@@ -239,6 +251,7 @@ class PlayHubApp:
         await asyncio.gather(*self._background, return_exceptions=True)
         self.relay.close()
         self.p2p.close()
+        await self.seed003.close()
         self.chat_files.close()
         for name, close in (("rooms", self.rooms.close), ("uploads", self.uploads.close), ("chat", self.chat.close)):
             try:

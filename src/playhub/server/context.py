@@ -11,6 +11,7 @@ from typing import Protocol
 from playhub.server.outbuf import OutputBudget
 from playhub.server.p2p_relay import RelayHub
 from playhub.services.accounts import AccountService
+from playhub.services.admin import AdminService
 from playhub.services.bus import LocalBus
 from playhub.services.catalog import CatalogService
 from playhub.services.chat import ChatService
@@ -33,6 +34,8 @@ class Services(Protocol):
     output_budget: OutputBudget
     registrations: WindowLimiter
     accounts: AccountService
+    admin: AdminService
+    instance_id: str
     catalog: CatalogService
     uploads: UploadService
     store: StoreService

@@ -23,16 +23,17 @@ from playhub.settings import Settings
 
 if TYPE_CHECKING:
     from playhub.server.connection import Connection
-    from playhub.services.sessions import Principal
+    from playhub.services.sessions import Peer
 
 log = logging.getLogger("playhub.p2p.relay")
 
 _CHUNK = 64 * 1024
+_UNCAPPED_CHUNK = 64 * 1024
 
 
-def lobby_address(principal: Principal) -> tuple[str, int] | None:
-    """The address the server sees for a player's lobby connection (seed 001: the peer's "known public ip:port")."""
-    remote = getattr(principal.peer, "remote", None)
+def lobby_address(peer: Peer | None) -> tuple[str, int] | None:
+    """The address the server sees for a lobby connection (seed 001: the peer's "known public ip:port")."""
+    remote = getattr(peer, "remote", None)
     if not remote:
         return None
     ip, _, port = str(remote).rpartition(":")
@@ -40,14 +41,15 @@ def lobby_address(principal: Principal) -> tuple[str, int] | None:
 
 
 class _Pair:
-    __slots__ = ("session_id", "links", "ready", "total", "last", "done", "next_at")
+    __slots__ = ("session_id", "links", "ready", "total", "active", "watchdog", "done", "next_at")
 
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
         self.links: dict[str, Connection] = {}
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.total = 0
-        self.last = asyncio.get_running_loop().time()
+        self.active = False  # carried bytes since the idle watchdog last looked
+        self.watchdog: asyncio.TimerHandle | None = None
         self.done = False
         self.next_at: dict[str, float] = {}  # per sender: when its bandwidth allows the next read
 
@@ -106,51 +108,67 @@ class RelayHub:
         s = self.settings
         loop = asyncio.get_running_loop()
         rate = s.p2p_relay_bytes_per_s
-        chunk = max(1, min(_CHUNK, rate)) if rate > 0 else _CHUNK
-        idle = s.p2p_relay_idle_timeout_s
+        # Uncapped: large reads, few turns of the loop per megabyte. Capped: reads no larger than a second's worth,
+        # so the pacing below stays smooth.
+        chunk = max(1, min(_CHUNK, rate)) if rate > 0 else _UNCAPPED_CHUNK
+        if pair.watchdog is None and s.p2p_relay_idle_timeout_s > 0:
+            pair.watchdog = loop.call_later(s.p2p_relay_idle_timeout_s, self._check_idle, pair)
+        read, write, drain = conn.reader.read, other.writer.write, other.writer.drain
         try:
             while not pair.done:
-                try:
-                    data = await asyncio.wait_for(conn.reader.read(chunk), idle)
-                except TimeoutError:
-                    if loop.time() - pair.last >= idle:
-                        self._end(pair, Code.BAD_STATE, f"nothing relayed for {idle:g} s")
-                        return
-                    continue
+                data = await read(chunk)
                 if pair.done:
                     return
                 if not data:
                     self._end(pair, Code.OK, f"{me} closed the connection")
                     return
-                if s.p2p_relay_max_bytes and pair.total + len(data) > s.p2p_relay_max_bytes:
+                n = len(data)
+                if s.p2p_relay_max_bytes and pair.total + n > s.p2p_relay_max_bytes:
                     self._end(
                         pair,
                         Code.RATE_LIMITED,
                         f"the relay carried its limit of {s.p2p_relay_max_bytes} bytes",
                     )
                     return
-                pair.total += len(data)
-                now = loop.time()
-                pair.last = now
-                other.writer.write(data)
-                await other.writer.drain()
+                pair.total += n
+                pair.active = True
+                write(data)
+                await drain()
                 if rate > 0:
                     # Token bucket with no burst: the next read waits until these bytes fit the rate.
-                    at = max(pair.next_at.get(me, now), now) + len(data) / rate
+                    now = loop.time()
+                    at = max(pair.next_at.get(me, now), now) + n / rate
                     pair.next_at[me] = at
-                    wait = at - loop.time()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
+                    if at > now:
+                        await asyncio.sleep(at - now)
         except (ConnectionError, OSError):
             self._end(pair, Code.OK, f"the connection of {me} broke")
         finally:
             if not pair.done and conn.closed:
                 self._end(pair, Code.OK, f"{me} closed the connection")
 
+    def _check_idle(self, pair: _Pair) -> None:
+        """Runs every ``p2p_relay_idle_timeout_s``: a relay that carried nothing since the last check is closed."""
+        pair.watchdog = None
+        if pair.done:
+            return
+        if not pair.active:
+            self._end(
+                pair, Code.BAD_STATE, f"nothing relayed for {self.settings.p2p_relay_idle_timeout_s:g} s"
+            )
+            return
+        pair.active = False
+        pair.watchdog = asyncio.get_running_loop().call_later(
+            self.settings.p2p_relay_idle_timeout_s, self._check_idle, pair
+        )
+
     def _end(self, pair: _Pair, code: int, reason: str) -> None:
         if pair.done:
             return
         pair.done = True
+        if pair.watchdog is not None:
+            pair.watchdog.cancel()
+            pair.watchdog = None
         self._pairs.pop(pair.session_id, None)
         if not pair.ready.done():
             # Not started: the waiting side gets this as its answer (105), on a connection left open to carry it.

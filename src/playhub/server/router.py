@@ -1,7 +1,8 @@
 """The command catalogue and dispatch.
 
-Each area declares its commands on a ``Routes`` object with the payload schema, the role its token must carry and the
-listeners it is served on. The router decodes the envelope once, checks the listener and the token, decodes the
+Each area declares its commands on a ``Routes`` object with the payload schema, the role its token must carry, the
+permission key its account's role must hold (services/admin.py) and the listeners it is served on. The router decodes
+the envelope once, checks the listener, the token and the permission, decodes the
 payload against the schema, calls the handler and encodes its result. Handlers never write to sockets themselves.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,15 +19,24 @@ import msgspec
 
 from playhub.protocol import envelope
 from playhub.protocol.errors import InvalidRequest, PlayHubError, ServerError
+from playhub.protocol.seed003 import Seed003Code, error_answer
 from playhub.server.context import Services
 from playhub.services.sessions import Principal, Role
-from playhub.wire.framing import BINARY_MARKER, BadBinaryFrame, BinaryChunk, Framing, decode_binary
+from playhub.wire.framing import (
+    BINARY_MARKER,
+    BadBinaryFrame,
+    BinaryChunk,
+    FrameTooLarge,
+    Framing,
+    decode_binary,
+)
 
 if TYPE_CHECKING:
     from playhub.server.connection import Connection
 
 log = logging.getLogger("playhub.router")
 _BINARY_FIRST = bytes((BINARY_MARKER,))
+_SEED003_HEAD = re.compile(rb'\s*\{\s*"kind"\s*:')
 
 
 class Listener(enum.Flag):
@@ -59,6 +70,7 @@ class Command:
     listeners: Listener
     concurrent: bool
     decoder: msgspec.json.Decoder
+    permission: str | None = None
 
 
 class Routes:
@@ -77,13 +89,19 @@ class Routes:
         role: Role | None,
         listeners: Listener,
         concurrent: bool = False,
+        permission: str | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare a command. ``concurrent`` handlers run in their own task so a long wait (a vote) does not stop the
-        connection from serving its other requests; their responses carry the request ``id``."""
+        connection from serving its other requests; their responses carry the request ``id``. ``permission``: the key
+        the caller's role must hold (else 102), checked before the payload is decoded."""
+        if permission is not None and role is None:
+            raise RuntimeError(f"command {name}: a permission needs a role (a logged-in caller)")
 
         def register(fn: Handler) -> Handler:
             self.commands.append(
-                Command(name, schema, fn, role, listeners, concurrent, msgspec.json.Decoder(schema))
+                Command(
+                    name, schema, fn, role, listeners, concurrent, msgspec.json.Decoder(schema), permission
+                )
             )
             return fn
 
@@ -128,6 +146,19 @@ class Router:
             if listener & Listener.LOBBY:
                 self.legacy.update(group.legacy)
         self._where = "developer" if listener is Listener.DEV else "lobby"
+        # Seed 003's upload_game carries a whole package in one line, on the developer listener only.
+        s = app.settings
+        self.max_line_bytes = (
+            max(s.max_frame_bytes, s.seed003_max_line_bytes)
+            if listener is Listener.DEV
+            else s.max_frame_bytes
+        )
+
+    def too_large(self, exc: FrameTooLarge) -> bytes:
+        """The answer to a frame over the limit: in seed 003's shape when the frame began as one of its lines."""
+        if _SEED003_HEAD.match(exc.head):
+            return envelope.encode(error_answer(Seed003Code.TOO_LARGE, f"{exc}: connection closed"))
+        return envelope.error_from(InvalidRequest(f"{exc}: connection closed"))
 
     async def dispatch(self, conn: Connection, frame: bytes) -> None:
         """Handle one frame; always answers (or hands a concurrent command to its own task)."""
@@ -137,7 +168,7 @@ class Router:
         try:
             req = envelope.decode_request(frame)
         except InvalidRequest as exc:
-            if self.legacy and await self._maybe_legacy(conn, frame):
+            if await self._maybe_legacy(conn, frame):
                 return
             conn.send(envelope.error_from(exc))
             return
@@ -154,6 +185,8 @@ class Router:
             if cmd.role is not None:
                 user = self.app.sessions.resolve(req.token, cmd.role, conn)
                 conn.authenticated = True
+                if cmd.permission is not None:
+                    self.app.admin.require(user, cmd.permission)
             payload = envelope.decode_payload(req.payload, cmd.decoder)
         except PlayHubError as exc:
             conn.send(envelope.error_from(exc, req.id))
@@ -218,11 +251,15 @@ class Router:
             obj = envelope.decode_json(frame)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # the envelope error stands
             return False
-        if not isinstance(obj, dict) or "type" in obj:
+        if not isinstance(obj, dict) or "type" in obj or "kind" not in obj:
             return False
         handler = self.legacy.get(obj.get("kind"))  # type: ignore[arg-type]
         if handler is None:
-            return False
+            door = getattr(self.app, "seed003", None)
+            if door is None:
+                return False
+            await door.serve(conn, self.listener, obj)  # seed 003's own protocol (server/doors/seed003.py)
+            return True
         try:
             await handler(conn, obj)
         except PlayHubError as exc:

@@ -87,6 +87,16 @@ class CatalogService:
             raise Forbidden("this game belongs to another developer")
         return game
 
+    async def find_by_name(self, name: str) -> dict[str, Any] | None:
+        """The game named ``name`` (any status), with its owner's account id; None when there is none. For doors
+        whose clients name games rather than give their ids (seed 003)."""
+        game = await self.db.run(sql.get_game_by_name, name)
+        if game is None:
+            return None
+        view = game_view(game)
+        view["developer_id"] = game.developer_id
+        return view
+
     async def game_reviews(
         self, developer_id: int, game_id: str, limit: int | None, offset: int
     ) -> dict[str, Any]:
@@ -203,6 +213,15 @@ class CatalogService:
             await self.db.run(sql.set_game_status, game_id, status, time.time())
             self.events.emit("catalog_changed", game_id)
         return {"game_id": game_id, "status": status}
+
+    async def delist(self, game_id: str) -> None:
+        """Take any game off the store (moderation, ``games.moderate``): like its developer setting it OFFLINE."""
+        game = await self.db.run(sql.get_game, game_id)
+        if game is None:
+            raise NotFound(f"no game '{game_id}'")
+        if game.status != "OFFLINE":
+            await self.db.run(sql.set_game_status, game_id, "OFFLINE", time.time())
+            self.events.emit("catalog_changed", game_id)
 
     async def list_versions(self, developer_id: int, game_id: str) -> list[dict[str, Any]]:
         game = await self.owned_game(developer_id, game_id)

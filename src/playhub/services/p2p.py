@@ -34,10 +34,11 @@ from playhub.protocol.codes import Code
 from playhub.protocol.errors import BadState, Forbidden, InvalidRequest, NotFound, RateLimited
 from playhub.protocol.p2p import PeerAddress
 from playhub.protocol.pushes import P2PClosed, P2PInvite, P2PPeer, P2PResult, P2PSignalled
-from playhub.sdk.tickets import verify_p2p_ticket
+from playhub.sdk.tickets import verify_p2p_ticket, verify_ticket
 from playhub.services.bus import Audience, PushBus
 from playhub.services.quotas import WindowLimiter
-from playhub.services.sessions import Principal, Role, SessionRegistry
+from playhub.services.room_states import Room
+from playhub.services.sessions import Peer, Principal, Role, SessionRegistry
 from playhub.settings import Settings
 
 CALLER, CALLEE = "caller", "callee"
@@ -84,6 +85,9 @@ class Side:
     port: int  # of its lobby connection
     listen_port: int | None = None
     relay_used: bool = False
+    endpoint: Peer | None = (
+        None  # a game client's attached connection (P2P_ATTACH); None: the player's lobby login
+    )
 
 
 @dataclass(eq=False, slots=True)
@@ -122,10 +126,12 @@ def transition(session: P2PSession, event: P2PEvent) -> P2PState:
     return new
 
 
-# Looks up the members of an open room (raises NotFound); checks a room ticket.
-RoomMembers = Callable[[str], list[str]]
-# The address the server sees for a player's lobby connection, None when unknown.
-AddressOf = Callable[[Principal], tuple[str, int] | None]
+# Looks up an open room (raises NotFound).
+RoomLookup = Callable[[str], Room]
+# The address the server sees for a connection, None when unknown.
+AddressOf = Callable[[Peer | None], tuple[str, int] | None]
+
+ENDPOINT_KEY = "p2p_room"  # in Principal.data of a game client's identity: the room it is attached for
 
 _encode = msgspec.json.Encoder().encode
 
@@ -136,14 +142,16 @@ class P2PService:
         settings: Settings,
         sessions: SessionRegistry,
         bus: PushBus,
-        room_members: RoomMembers,
+        room: RoomLookup,
         address_of: AddressOf,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.bus = bus
-        self.room_members = room_members
+        self.room = room
         self.address_of = address_of
+        self._endpoints: dict[tuple[str, str], Peer] = {}  # (room id, username) -> a game client's connection
+        self._endpoint_keys: dict[Peer, tuple[str, str]] = {}
         self._sessions: dict[str, P2PSession] = {}
         self._of_user: dict[str, set[str]] = {}  # username -> ids of its open sessions
         self._relays = 0  # sessions in RELAYING
@@ -163,7 +171,12 @@ class P2PService:
     def _mine(self, user: Principal, session_id: str) -> tuple[P2PSession, Side]:
         session = self._sessions.get(session_id)
         side = session.side(user.username) if session is not None else None
-        if session is None or side is None:
+        attached_room = user.data.get(ENDPOINT_KEY)
+        if (
+            session is None
+            or side is None
+            or (attached_room is not None and session.room_id != attached_room)
+        ):
             # Someone else's session answers like a missing one: ids are not probed.
             raise NotFound(f"no P2P session '{session_id}'")
         return session, side
@@ -181,15 +194,23 @@ class P2PService:
 
     def request(self, user: Principal, to: str, room_id: str | None = None) -> P2PSession:
         s = self.settings
+        attached_room = user.data.get(ENDPOINT_KEY)
+        if attached_room is not None:
+            # A game client speaks for its player within its room only.
+            if room_id is not None and room_id != attached_room:
+                raise Forbidden(f"this connection is attached to room {attached_room}, not {room_id}")
+            room_id = attached_room
         if to == user.username:
             raise InvalidRequest("cannot open a P2P connection to yourself")
-        try:
-            self._requests.admit(user.username)
-        except RateLimited as exc:
-            raise RateLimited(exc.retry_after_s, "too many P2P requests: try again later") from None
-        target = self._online(to)
+        target_endpoint = self._endpoints.get((room_id, to)) if room_id is not None else None
+        target: Principal | None = None
+        if target_endpoint is None:
+            if attached_room is not None:
+                # Game client to game client: the other game has not attached yet (it may be starting).
+                raise BadState(f"the game of {to} is not connected for P2P in room {room_id} (yet)")
+            target = self._online(to)
         if room_id is not None:
-            members = self.room_members(room_id)  # NotFound for no such room
+            members = self.room(room_id).names()  # NotFound for no such room
             if user.username not in members or to not in members:
                 raise Forbidden(f"both players must be members of room {room_id}")
         if len(self._sessions) >= s.p2p_max_sessions:
@@ -201,13 +222,28 @@ class P2PService:
                 raise BadState(
                     f"{name} is already part of {s.p2p_max_sessions_per_user} open P2P sessions: end one first"
                 )
-        caller_addr = self.address_of(user) or ("", 0)
-        callee_addr = self.address_of(target) or ("", 0)
+        # Counted only for a request that would send invitations: who is online is public (LIST_PLAYERS) anyway; what the
+        # limit guards is the invitations pushed to others.
+        try:
+            self._requests.admit(user.username)
+        except RateLimited as exc:
+            raise RateLimited(exc.retry_after_s, "too many P2P requests: try again later") from None
+        caller = Side(user.username, user.account_id, *(self.address_of(user.peer) or ("", 0)))
+        if attached_room is not None:
+            caller.endpoint = user.peer
+        if target is not None:
+            callee = Side(target.username, target.account_id, *(self.address_of(target.peer) or ("", 0)))
+        else:
+            member = self.room(room_id).member(to) if room_id is not None else None
+            callee = Side(
+                to, member.account_id if member else 0, *(self.address_of(target_endpoint) or ("", 0))
+            )
+            callee.endpoint = target_endpoint
         session = P2PSession(
             session_id=secrets.token_hex(8),
             token=secrets.token_urlsafe(24),
-            caller=Side(user.username, user.account_id, *caller_addr),
-            callee=Side(target.username, target.account_id, *callee_addr),
+            caller=caller,
+            callee=callee,
             room_id=room_id,
         )
         self._sessions[session.session_id] = session
@@ -219,7 +255,7 @@ class P2PService:
         for side, role in ((session.caller, CALLER), (session.callee, CALLEE)):
             other = session.other(side)
             self.bus.publish(
-                Audience.users([side.username]),
+                _audience(side),
                 P2PInvite(
                     session.session_id,
                     role,
@@ -230,6 +266,37 @@ class P2PService:
                 ),
             )
         return session
+
+    # --- game clients (P2P_ATTACH) -----------------------------------------------------------------------------------
+    def attach(self, peer: Peer, room_id: str, username: str, room_ticket: str) -> Principal:
+        """Let a game client's connection act for its player in P2P sessions of its room, on the strength of the
+        room ticket the platform gave it (``PLAYHUB_TICKET``): no session token reaches game code."""
+        room = self.room(room_id)  # NotFound
+        member = next((m for m in room.match if m.username == username), None)
+        if (
+            room.secret is None
+            or member is None
+            or not verify_ticket(room.secret, room_id, username, room_ticket)
+        ):
+            raise Forbidden(f"wrong ticket for room {room_id}")
+        key = (room_id, username)
+        old = self._endpoints.get(key)
+        if old is not None and old is not peer:
+            self.detach(old)  # a newer game client of the same player takes over
+        self._endpoints[key] = peer
+        self._endpoint_keys[peer] = key
+        return Principal(
+            Role.PLAYER, member.account_id, username, "", peer=peer, data={ENDPOINT_KEY: room_id}
+        )
+
+    def detach(self, peer: Peer) -> None:
+        """A game client's connection closed: its undecided sessions fail as if the player went offline."""
+        key = self._endpoint_keys.pop(peer, None)
+        if key is None:
+            return
+        if self._endpoints.get(key) is peer:
+            del self._endpoints[key]
+        self._gone(key[1], endpoint=peer)
 
     # --- the peers' reports ------------------------------------------------------------------------------------------
     def listening(self, user: Principal, session_id: str, port: int) -> None:
@@ -242,9 +309,7 @@ class P2PService:
             raise BadState(f"you already reported your port for P2P session {session_id}")
         side.listen_port = port
         other = session.other(side)
-        self.bus.publish(
-            Audience.users([other.username]), P2PPeer(session_id, PeerAddress(side.username, side.ip, port))
-        )
+        self.bus.publish(_audience(other), P2PPeer(session_id, PeerAddress(side.username, side.ip, port)))
         if other.listen_port is not None and session.state is S.INVITED:
             transition(session, E.BOTH_LISTENING)
 
@@ -361,12 +426,22 @@ class P2PService:
             )
 
     def _on_session(self, event: str, principal: Principal) -> None:
-        if principal.role is not Role.PLAYER or event not in ("logout", "disconnect", "expire", "replaced"):
-            return
-        for session_id in list(self._of_user.get(principal.username, ())):
+        if principal.role is Role.PLAYER and event in ("logout", "disconnect", "expire", "replaced"):
+            self._gone(principal.username, endpoint=None)
+
+    def _gone(self, username: str, endpoint: Peer | None) -> None:
+        """``username``'s lobby login (endpoint None) or game client went away: its undecided sessions reached that
+        way fail."""
+        for session_id in list(self._of_user.get(username, ())):
             session = self._sessions.get(session_id)
-            if session is not None and session.state in UNDECIDED:
-                self._fail(session, Code.BAD_STATE, f"{principal.username} went offline")
+            side = session.side(username) if session is not None else None
+            if (
+                session is not None
+                and side is not None
+                and side.endpoint is endpoint
+                and session.state in UNDECIDED
+            ):
+                self._fail(session, Code.BAD_STATE, f"{username} went offline")
 
     def _fail(self, session: P2PSession, code: int, reason: str) -> None:
         transition(session, E.FAIL)
@@ -377,7 +452,7 @@ class P2PService:
         self._forget(session)
 
     def _publish_both(self, session: P2PSession, push: Any) -> None:
-        self.bus.publish(Audience.users(session.names), push)
+        self.bus.publish(_audience(session.caller) | _audience(session.callee), push)
 
     def _cancel_timer(self, session: P2PSession) -> None:
         if session.timer is not None:
@@ -399,3 +474,10 @@ class P2PService:
             self._cancel_timer(session)
         self._sessions.clear()
         self._of_user.clear()
+        self._endpoints.clear()
+        self._endpoint_keys.clear()
+
+
+def _audience(side: Side) -> Audience:
+    """A side is reached on its game client's connection when it attached one, else on its lobby login."""
+    return Audience.peers([side.endpoint]) if side.endpoint is not None else Audience.users([side.username])
