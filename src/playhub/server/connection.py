@@ -356,7 +356,7 @@ class Connection:
 
     async def _flush_and_close(self) -> None:
         try:
-            await asyncio.wait_for(self.writer.drain(), 2.0)
+            await asyncio.wait_for(self.writer.drain(), self.settings.close_drain_timeout_s)
         except (ConnectionError, TimeoutError):
             pass
         self.close()
