@@ -51,6 +51,7 @@ class Settings:
     listen_backlog: int = 1_024
     # Heartbeat: a connection that sends nothing (not even PING) for this long is closed; 0 = never.
     idle_timeout_s: float = 45.0
+    close_flush_timeout_s: float = 5.0  # a closed connection's unsent output must be read within this, or it is cut
     client_ping_interval_s: float = 15.0  # how often clients should PING (told by SERVER_INFO)
 
     # --- accounts ---
@@ -69,6 +70,7 @@ class Settings:
     login_fail_max_per_account: int = 20  # attempts per account from all addresses per window
     # Attempts per client IP per window: high, because many honest players may share one address.
     login_fail_max_per_ip: int = 200
+    auth_failure_jitter_s: float = 0.1  # a failed login answers after a random delay of up to this
     login_limiter_max_keys: int = 100_000  # entries per login counter table (least recently used dropped first)
     session_resume_grace_s: float = 60.0  # a dropped connection counts as gone (rooms, presence) after this long
     session_ttl_s: float = 7 * 24 * 3_600.0  # a token unused for this long expires (sliding)
@@ -215,6 +217,22 @@ class Settings:
     # match runs waits this long for the game server before it is closed.
     seed003_relay_wait_s: float = 30.0
     seed003_relay_max_clients: int = 16  # connections one room's relay carries at once
+
+    # --- peer-to-peer connections (docs/p2p.md) ---
+    p2p_session_timeout_s: float = 20.0  # from P2P_REQUEST until the path is decided (direct or relayed) → failed
+    p2p_requests_per_window: int = 10  # P2P_REQUESTs one player may send per window → 106 past it
+    p2p_request_window_s: float = 60.0
+    p2p_max_sessions_per_user: int = 4  # open P2P sessions (not yet ended) one player may be part of → 105
+    p2p_max_sessions: int = 1_000  # open P2P sessions on the server → 105
+    p2p_relay: bool = True  # fall back to relaying through the server when the direct path fails
+    p2p_max_relays: int = 100  # relayed sessions at once on the server; past it a fallback ends as failed
+    p2p_relay_pair_timeout_s: float = 10.0  # P2P_RELAY waits this long for the other side's relay connection → 105
+    p2p_relay_bytes_per_s: int = 256 * 1024  # bandwidth cap of one relayed session, each direction
+    p2p_relay_max_bytes: int = 64 << 20  # bytes one relayed session may carry in all; past it the relay ends (106)
+    p2p_relay_idle_timeout_s: float = 300.0  # a relay that carried nothing for this long is closed
+    p2p_signal_max_bytes: int = 16 * 1024  # one P2P_SIGNAL's data, encoded as JSON → 100 past it
+    p2p_signals_per_window: int = 120  # P2P_SIGNALs one player may send per window → 106 past it
+    p2p_signal_window_s: float = 10.0
 
     @property
     def advertised_host(self) -> str:
