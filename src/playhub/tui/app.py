@@ -20,10 +20,10 @@ from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 
 from playhub.client import ConnectionLost, ServerAddress
+from playhub.client.settings import CLIENT
 from playhub.protocol.errors import PlayHubError
 from playhub.tui.format import safe_text
 from playhub.tui.launcher import (
-    QUICK_EXIT_S,
     GameOutcome,
     GameStart,
     LaunchError,
@@ -63,9 +63,9 @@ class PlayerApp(App[None]):
         *,
         username: str | None = None,
         password: str | None = None,
-        backoff_initial_s: float = 0.5,
-        backoff_max_s: float = 10.0,
-        lobby_poll_s: float = 15.0,
+        backoff_initial_s: float = CLIENT.reconnect_backoff_initial_s,
+        backoff_max_s: float = CLIENT.reconnect_backoff_max_s,
+        lobby_poll_s: float = CLIENT.lobby_poll_s,
     ) -> None:
         super().__init__()
         self.lobby_poll_s = lobby_poll_s
@@ -399,7 +399,7 @@ class PlayerApp(App[None]):
         if outcome.interrupted:
             return f"You left {name} (Ctrl-C). The match goes on: choose 'Back to the game' to return.", True
         # Only a window game counts an early exit as "could not run"; a terminal game showed its own error.
-        quick = not plan.terminal and time.monotonic() - started < QUICK_EXIT_S
+        quick = not plan.terminal and time.monotonic() - started < CLIENT.game_quick_exit_s
         why = explain_failure(outcome, quick=quick)
         if why is not None:
             # It exited at once (a missing library, no window): it will not work by retrying; free the seat.
@@ -411,7 +411,7 @@ class PlayerApp(App[None]):
     async def _leave_match(self, room_id: str) -> None:
         """LEAVE_MATCH: the match goes on (or ends as abandoned) without us; we stay in the room."""
         try:
-            await self.session.request("LEAVE_MATCH", {"room_id": room_id}, timeout=10.0)
+            await self.session.request("LEAVE_MATCH", {"room_id": room_id}, timeout=CLIENT.leave_match_timeout_s)
         except (PlayHubError, ConnectionError, TimeoutError):
             pass  # the match may be over already; the room screen shows the state either way
 

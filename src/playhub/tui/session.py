@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from playhub.client import Client, ConnectionLost, ServerAddress
+from playhub.client.settings import CLIENT
 from playhub.protocol.errors import BadState, PlayHubError, RateLimited, Unauthorized
 from playhub.wire.framing import Framing
 
@@ -70,9 +71,9 @@ class PlayerSession:
         *,
         on_push: PushHandler | None = None,
         on_state: StateHandler | None = None,
-        backoff_initial_s: float = 0.5,
-        backoff_max_s: float = 10.0,
-        connect_timeout_s: float = 5.0,
+        backoff_initial_s: float = CLIENT.reconnect_backoff_initial_s,
+        backoff_max_s: float = CLIENT.reconnect_backoff_max_s,
+        connect_timeout_s: float = CLIENT.reconnect_connect_timeout_s,
     ) -> None:
         self.address = address
         self.on_push = on_push
@@ -106,7 +107,7 @@ class PlayerSession:
         if client is not None:
             if logout and client.token and not client.closed:
                 with contextlib.suppress(PlayHubError, ConnectionError, TimeoutError):
-                    await client.request("LOGOUT", timeout=3.0)
+                    await client.request("LOGOUT", timeout=CLIENT.logout_timeout_s)
             await client.close()
         self._online.clear()
         self.state = ConnState.OFFLINE
@@ -160,7 +161,7 @@ class PlayerSession:
         client = self.client
         if client is not None and client.token:
             with contextlib.suppress(PlayHubError, ConnectionError, TimeoutError):
-                await client.request("LOGOUT", timeout=5.0)
+                await client.request("LOGOUT", timeout=CLIENT.logout_timeout_s)
             client.token = None
         self.username, self._password = None, None
 
@@ -172,7 +173,7 @@ class PlayerSession:
         return client
 
     async def request(
-        self, type_: str, payload: dict[str, Any] | None = None, *, timeout: float | None = 30.0
+        self, type_: str, payload: dict[str, Any] | None = None, *, timeout: float | None = CLIENT.request_timeout_s
     ) -> dict[str, Any]:
         """One request on the current connection; raises ``NotConnected`` while reconnecting.
 
@@ -275,7 +276,7 @@ class PlayerSession:
         if old_token is None:
             return False
         try:
-            out = await client.request("WHOAMI", token=old_token, timeout=10.0)
+            out = await client.request("WHOAMI", token=old_token, timeout=CLIENT.resume_timeout_s)
         except (Unauthorized, BadState):
             out = None
         if out is not None:
