@@ -1,4 +1,10 @@
-"""Composition root: builds the services, opens the store, starts both listeners and owns every background task."""
+"""Composition root: builds every store, service and the supervisor, starts both listeners, owns every background
+task, and closes it all in a fixed order.
+
+Handler modules (server/handlers/) only declare routes; what they use reaches them as ``ctx.app`` (typed by
+``server/context.Services``). Build order is dependency order; ``stop`` undoes it in reverse: listeners and
+connections first, then background tasks, rooms (game servers), uploads, accounts, sessions, and the database last.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from playhub.server.connection import Connection
 from playhub.server.handlers import AREAS
@@ -17,20 +23,20 @@ from playhub.server.router import Listener, Router
 from playhub.server.sockopts import tune_socket
 from playhub.services.accounts import AccountService
 from playhub.services.bus import LocalBus
+from playhub.services.catalog import CatalogService
+from playhub.services.downloads import DownloadService
 from playhub.services.events import EventBus
+from playhub.services.presence import PresenceService
 from playhub.services.quotas import WindowLimiter
+from playhub.services.rooms import RoomService
 from playhub.services.sessions import Peer, SessionRegistry
+from playhub.services.store import StoreService
+from playhub.services.uploads import UploadService
+from playhub.services.votes import VoteService
 from playhub.settings import Settings
 from playhub.store.blobs import BlobStore
 from playhub.store.db import Database
-
-if TYPE_CHECKING:
-    from playhub.services.catalog import CatalogService
-    from playhub.services.downloads import DownloadService
-    from playhub.services.presence import PresenceService
-    from playhub.services.rooms import RoomService
-    from playhub.services.store import StoreService
-    from playhub.services.uploads import UploadService
+from playhub.supervisor import Supervisor
 
 log = logging.getLogger("playhub.server")
 
@@ -38,39 +44,50 @@ RUNTIME_PORTS_FILE = "runtime_ports.json"
 
 
 class PlayHubApp:
-    """The whole platform in one object. Areas attach their services in their ``startup`` hook."""
-
-    # Attached by the ``startup`` hooks of server/handlers/{publishing,store,lobby}.py.
-    catalog: CatalogService
-    uploads: UploadService
-    store: StoreService
-    downloads: DownloadService
-    presence: PresenceService
-    rooms: RoomService
+    """The whole platform in one object."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.data_dir = Path(settings.data_dir)
+        s = settings
+        self.data_dir = Path(s.data_dir)
+        # --- stores ---
         self.db = Database(self.data_dir / "playhub.sqlite3")
         self.blobs = BlobStore(self.data_dir)
         self.events = EventBus()
+        # --- sessions and the push bus ---
         self.sessions = SessionRegistry(
-            settings.session_resume_grace_s,
-            db=self.db,
-            ttl_s=settings.session_ttl_s,
-            touch_interval_s=settings.session_touch_interval_s,
+            s.session_resume_grace_s, db=self.db, ttl_s=s.session_ttl_s, touch_interval_s=s.session_touch_interval_s
         )
-        self.sessions.max_per_peer = settings.max_sessions_per_connection
+        self.sessions.max_per_peer = s.max_sessions_per_connection
         self.bus = LocalBus(self.sessions)
         self.bus.attach(self._deliver)
-        self.accounts = AccountService(settings, self.db, self.sessions)
+        # --- services ---
+        self.accounts = AccountService(s, self.db, self.sessions)
+        self.registrations = WindowLimiter(s.register_max_per_ip, s.register_window_s)  # per client IP, both roles
+        self.catalog = CatalogService(s, self.db, self.events)
+        self.uploads = UploadService(s, self.db, self.blobs, self.events, self.catalog)
+        self.store = StoreService(s, self.db, self.events)
+        self.downloads = DownloadService(s, self.db, self.blobs)
+        self.supervisor = Supervisor(s, self.data_dir)
+        self.presence = PresenceService(self.sessions, self.bus, s.presence_batch_s)
+        self.rooms = RoomService(
+            s,
+            self.db,
+            self.blobs,
+            self.sessions,
+            self.supervisor,
+            VoteService(s.vote_memory),
+            self.bus,
+            self.spawn,
+            lambda: self.lobby_port,
+            self.events,
+        )
+        # --- the edge ---
+        self.output_budget = OutputBudget(s)  # unread output across all connections
         self.dev_port = 0
         self.lobby_port = 0
         self._servers: list[asyncio.base_events.Server] = []
         self._connections: set[Connection] = set()
-        self.output_budget = OutputBudget(settings)  # unread output across all connections
-        # Registrations per client IP (both roles), counted when they start.
-        self.registrations = WindowLimiter(settings.register_max_per_ip, settings.register_window_s)
         self._background: set[asyncio.Task[Any]] = set()
         self._stop_requested = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -81,13 +98,11 @@ class PlayHubApp:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.blobs.ensure()
         await self.db.open()
-        await (
-            self.sessions.load()
-        )  # before listening: a client reconnecting after a restart finds its session
-        for area in AREAS:
-            startup = getattr(area, "startup", None)
-            if startup is not None:
-                await startup(self)
+        await self.sessions.load()  # before listening: a client reconnecting after a restart finds its session
+        await self.uploads.start()  # recovers the uploads a crash left open
+        killed = await asyncio.to_thread(self.supervisor.reap_leftovers)
+        if killed:
+            log.warning("killed %d game server process(es) left over from a previous run", killed)
         groups = [area.routes for area in AREAS]
         s = self.settings
         dev = await self._listen(Router(self, Listener.DEV, groups), s.dev_port)
@@ -193,13 +208,11 @@ class PlayHubApp:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        for area in reversed(AREAS):
-            shutdown = getattr(area, "shutdown", None)
-            if shutdown is not None:
-                try:
-                    await shutdown(self)
-                except Exception:
-                    log.exception("shutdown of %s failed", area.__name__)
+        for name, close in (("rooms", self.rooms.close), ("uploads", self.uploads.close)):
+            try:
+                await close()
+            except Exception:
+                log.exception("closing %s failed", name)
         for server in self._servers:
             try:
                 await asyncio.wait_for(server.wait_closed(), 2.0)

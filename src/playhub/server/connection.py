@@ -21,7 +21,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from playhub.protocol import envelope
 from playhub.protocol.errors import InvalidRequest, Unauthorized
@@ -29,8 +29,17 @@ from playhub.server.outbuf import OutputGuard
 from playhub.wire.framing import FrameDecoder, FrameTooLarge, Framing, encode_frame, encode_frame_parts
 
 if TYPE_CHECKING:
-    from playhub.server.router import Router
+    from playhub.server.context import Services
     from playhub.settings import Settings
+
+
+class Dispatcher(Protocol):
+    """The router as a connection sees it (server/router.py): hands each frame to its command."""
+
+    app: Services
+
+    async def dispatch(self, conn: Connection, frame: bytes) -> None: ...
+
 
 log = logging.getLogger("playhub.conn")
 
@@ -82,7 +91,7 @@ class Connection:
     )
 
     def __init__(
-        self, router: Router, settings: Settings, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, router: Dispatcher, settings: Settings, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         self.router = router
         self.settings = settings

@@ -17,11 +17,11 @@ import msgspec
 
 from playhub.protocol import envelope
 from playhub.protocol.errors import InvalidRequest, PlayHubError, ServerError
+from playhub.server.context import Services
 from playhub.services.sessions import Principal, Role
 from playhub.wire.framing import BINARY_MARKER, BadBinaryFrame, BinaryChunk, Framing, decode_binary
 
 if TYPE_CHECKING:
-    from playhub.server.app import PlayHubApp
     from playhub.server.connection import Connection
 
 log = logging.getLogger("playhub.router")
@@ -38,7 +38,7 @@ class Listener(enum.Flag):
 class Context:
     """What a handler gets besides its payload."""
 
-    app: PlayHubApp
+    app: Services
     conn: Connection
     user: Principal | None
     req_id: int | str | None
@@ -110,7 +110,7 @@ class Routes:
 
 
 class Router:
-    def __init__(self, app: PlayHubApp, listener: Listener, groups: list[Routes]) -> None:
+    def __init__(self, app: Services, listener: Listener, groups: list[Routes]) -> None:
         self.app = app
         self.listener = listener
         self.commands: dict[str, Command] = {}

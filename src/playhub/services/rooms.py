@@ -46,7 +46,7 @@ class RoomService:
         self.supervisor = supervisor
         self.seats = SeatService(settings, db, blobs, sessions, bus)
         self.matches = MatchService(settings, db, self.seats, supervisor, spawn, events)
-        self.start = StartService(settings, self.seats, self.matches, votes, supervisor, spawn, lobby_port)
+        self.start_flow = StartService(settings, self.seats, self.matches, votes, supervisor, spawn, lobby_port)
 
     @property
     def rooms(self) -> dict[str, Room]:

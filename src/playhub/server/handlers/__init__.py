@@ -1,5 +1,5 @@
-"""Thin handlers, one module per area. Each module exposes ``routes`` and may define ``startup(app)`` and
-``shutdown(app)`` coroutines that attach and close its services."""
+"""Thin handlers, one module per area. Each module only declares its commands on ``routes``; the services they call
+are built by the composition root (server/app.py) and reach them as ``ctx.app``."""
 
 from playhub.server.handlers import accounts, lobby, publishing, store
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -25,16 +24,12 @@ from playhub.protocol.lobby import (
 from playhub.protocol.schemas import Empty
 from playhub.server.router import Context, Listener, Routes
 from playhub.services.matches import MatchPass
-from playhub.services.presence import PresenceService
 from playhub.services.room_seats import room_info
 from playhub.services.room_states import Room
 from playhub.services.rooms import RoomService
 from playhub.services.sessions import Principal, Role
-from playhub.services.votes import VoteService
-from playhub.supervisor import Supervisor
 
 if TYPE_CHECKING:
-    from playhub.server.app import PlayHubApp
     from playhub.server.connection import Connection
 
 log = logging.getLogger("playhub.lobby")
@@ -42,33 +37,6 @@ routes = Routes()
 
 _PLAYER = Role.PLAYER
 _LOBBY = Listener.LOBBY
-
-
-async def startup(app: PlayHubApp) -> None:
-    supervisor = Supervisor(app.settings, app.data_dir)
-    killed = await asyncio.to_thread(supervisor.reap_leftovers)
-    if killed:
-        log.warning("killed %d game server process(es) left over from a previous run", killed)
-
-    app.presence = PresenceService(app.sessions, app.bus, app.settings.presence_batch_s)
-    app.rooms = RoomService(
-        app.settings,
-        app.db,
-        app.blobs,
-        app.sessions,
-        supervisor,
-        VoteService(app.settings.vote_memory),
-        app.bus,
-        app.spawn,
-        lambda: app.lobby_port,
-        app.events,
-    )
-
-
-async def shutdown(app: PlayHubApp) -> None:
-    rooms: RoomService | None = getattr(app, "rooms", None)
-    if rooms is not None:
-        await rooms.close()
 
 
 def _rooms(ctx: Context) -> RoomService:
@@ -141,17 +109,17 @@ async def rejoin_match(ctx: Context, p: RoomRef) -> MatchTicket:
 
 @routes.command("READY", RoomRef, role=_PLAYER, listeners=_LOBBY)
 async def ready(ctx: Context, p: RoomRef) -> RoomReply:
-    return _reply(_rooms(ctx).start.set_ready(_user(ctx), p.room_id, True))
+    return _reply(_rooms(ctx).start_flow.set_ready(_user(ctx), p.room_id, True))
 
 
 @routes.command("UNREADY", RoomRef, role=_PLAYER, listeners=_LOBBY)
 async def unready(ctx: Context, p: RoomRef) -> RoomReply:
-    return _reply(_rooms(ctx).start.set_ready(_user(ctx), p.room_id, False))
+    return _reply(_rooms(ctx).start_flow.set_ready(_user(ctx), p.room_id, False))
 
 
 @routes.command("START_ROOM", RoomRef, role=_PLAYER, listeners=_LOBBY, concurrent=True)
 async def start_room(ctx: Context, p: RoomRef) -> MatchStarted:
-    started = await _rooms(ctx).start.start(_user(ctx), p.room_id)
+    started = await _rooms(ctx).start_flow.start(_user(ctx), p.room_id)
     assert started.game_port is not None  # a pass handed out at the start always has the server's port
     return MatchStarted(
         started.room_id, started.game_host, started.game_port, started.version, started.ticket
@@ -160,7 +128,7 @@ async def start_room(ctx: Context, p: RoomRef) -> MatchStarted:
 
 @routes.command("VOTE", VotePayload, role=_PLAYER, listeners=_LOBBY)
 async def vote(ctx: Context, p: VotePayload) -> dict:
-    _rooms(ctx).start.vote(_user(ctx), p.seq, p.accept)
+    _rooms(ctx).start_flow.vote(_user(ctx), p.seq, p.accept)
     return {}
 
 

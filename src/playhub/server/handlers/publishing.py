@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from playhub.protocol.errors import BadState, InvalidRequest
 from playhub.protocol.publishing import (
@@ -18,29 +18,12 @@ from playhub.protocol.publishing import (
 from playhub.protocol.schemas import Empty
 from playhub.server.connection import Connection
 from playhub.server.router import Context, Listener, Routes
-from playhub.services.catalog import CatalogService
 from playhub.services.sessions import Role
-from playhub.services.uploads import UploadService
 from playhub.wire.framing import BINARY_UPLOAD_CHUNK, BinaryChunk, Framing
-
-if TYPE_CHECKING:
-    from playhub.server.app import PlayHubApp
 
 routes = Routes()
 DEV = Role.DEVELOPER
 PORT = Listener.DEV
-
-
-async def startup(app: PlayHubApp) -> None:
-    app.catalog = CatalogService(app.settings, app.db, app.events)
-    app.uploads = UploadService(app.settings, app.db, app.blobs, app.events, app.catalog)
-    await app.uploads.start()
-
-
-async def shutdown(app: PlayHubApp) -> None:
-    uploads = getattr(app, "uploads", None)
-    if uploads is not None:
-        await uploads.close()
 
 
 def _dev_id(ctx: Context) -> int:

@@ -20,17 +20,11 @@ from playhub.server.router import Context, Listener, Routes
 from playhub.services.bus import Audience
 from playhub.services.downloads import Download, DownloadService
 from playhub.services.sessions import Role
-from playhub.services.store import StoreService
 from playhub.wire.framing import BINARY_DOWNLOAD_CHUNK, Framing, binary_frame_prefix, encode_binary_frame
 
 log = logging.getLogger("playhub.store")
 routes = Routes()
 _LOBBY = Listener.LOBBY
-
-
-async def startup(app: Any) -> None:
-    app.store = StoreService(app.settings, app.db, app.events)
-    app.downloads = DownloadService(app.settings, app.db, app.blobs)
 
 
 # --- listing and details ----------------------------------------------------------------------------------------------
