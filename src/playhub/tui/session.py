@@ -124,7 +124,7 @@ class PlayerSession:
         async with asyncio.timeout(timeout):
             await self._online.wait()
 
-    async def _connect(self) -> Client:
+    async def _new_client(self) -> Client:
         # Length-prefixed framing lets downloads travel as binary chunk frames.
         client = await Client.connect(
             self.address.host,
@@ -133,6 +133,10 @@ class PlayerSession:
             timeout=self.connect_timeout_s,
         )
         client.on_push(self._dispatch_push)
+        return client
+
+    async def _connect(self) -> Client:
+        client = await self._new_client()
         old, self.client = self.client, client
         if old is not None and old is not client:
             await old.close()
@@ -234,16 +238,10 @@ class PlayerSession:
                 )
             )
             try:
-                client = await Client.connect(
-                    self.address.host,
-                    self.address.port,
-                    framing=Framing.LENGTH_PREFIXED,
-                    timeout=self.connect_timeout_s,
-                )
+                client = await self._new_client()
             except (OSError, TimeoutError) as exc:
                 log.info("reconnect attempt %d failed: %s", attempt, exc)
                 continue
-            client.on_push(self._dispatch_push)
             try:
                 resumed = await self._restore_login(client, old_token)
             except RateLimited as exc:
