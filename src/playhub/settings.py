@@ -108,6 +108,30 @@ class Settings:
     reviews_sample_size: int = 5  # newest reviews shown in GET_GAME_DETAIL
     reviews_page_max: int = 200  # most reviews one LIST_REVIEWS answer carries
 
+    # --- chat ---
+    chat_message_max_chars: int = 2_000  # longer text → 100
+    chat_channel_name_max: int = 32  # public/private channel names: letters, digits, _ . -
+    chat_nickname_max: int = 32
+    chat_history_page_max: int = 100  # most messages one CHAT_HISTORY answer carries
+    chat_retention_messages: int = 10_000  # newest messages kept per channel; 0 = no count limit
+    chat_retention_s: float = 30 * 24 * 3_600.0  # messages (and their files) older than this go; 0 = kept
+    chat_retention_sweep_s: float = 60.0  # how often retention runs
+    chat_unread_cap: int = 1_000  # unread counts stop counting here (shown as "1000+" by clients)
+    chat_user_rate: float = 5.0  # flood control per user: messages per second, sustained (token bucket)
+    chat_user_burst: int = 10  # ...and the burst a user may send at once
+    chat_channel_rate: float = 50.0  # per channel, all senders together
+    chat_channel_burst: int = 100
+    chat_flood_max_keys: int = 100_000  # buckets kept per table (idle ones dropped first)
+    chat_channels_per_user: int = 100  # public/private channels one user may be in → 105 past it
+    chat_write_batch_max: int = 512  # messages stored in one transaction (group commit)
+    chat_file_max_bytes: int = 8 << 20  # one shared file
+    chat_file_quota_bytes: int = 64 << 20  # files one user has shared and still kept, in total
+    chat_file_chunk_size: int = 64 * 1024  # decoded bytes per CHAT_FILE_CHUNK and per CHAT_FILE_GET piece
+    chat_file_name_max: int = 128
+    chat_open_uploads_per_user: int = 2  # chat uploads one user may have open at once → 105 past it
+    chat_upload_expiry_s: float = 300.0  # an upload with no chunk for this long is dropped
+    chat_files_page_max: int = 100  # most files one CHAT_FILES answer lists
+
     # --- rooms and game servers ---
     vote_timeout_s: float = 30.0
     vote_memory: int = 4_096  # decided votes remembered, so a late VOTE answers 105 "already decided" rather than 103

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, TypeVar
 
 import msgspec
 
+from playhub.protocol.chat import ChannelInfo
 from playhub.protocol.lobby import RoomInfo
 from playhub.protocol.schemas import Int64
 
@@ -118,3 +119,71 @@ class DownloadError(Push):
     download_id: str
     code: int
     message: str
+
+
+# --- chat -------------------------------------------------------------------------------------------------------------
+@push("CHAT_MESSAGE")
+class ChatMessage(Push):
+    """A message in a channel the receiver is in (its sender's connections get it too: match it by ``id``)."""
+
+    id: int
+    channel: str
+    sender: str
+    nickname: str | None
+    text: str
+    sent_at: float
+    system: bool
+    file_id: int | None = None
+
+
+@push("CHAT_MEMBER_JOINED")
+class ChatMemberJoined(Push):
+    channel: str
+    username: str
+    nickname: str | None
+    member_count: int
+    guest: bool
+
+
+@push("CHAT_MEMBER_LEFT")
+class ChatMemberLeft(Push):
+    channel: str
+    username: str
+    nickname: str | None
+    member_count: int
+    reason: str
+
+
+@push("CHAT_RENAMED")
+class ChatRenamed(Push):
+    username: str
+    old_nickname: str | None
+    nickname: str | None
+
+
+@push("CHAT_INVITED")
+class ChatInvited(Push):
+    channel: str
+    by: str
+
+
+@push("CHAT_CHANNEL_UPDATED")
+class ChatChannelUpdated(Push):
+    channel: ChannelInfo
+
+
+@push("CHAT_CHANNEL_CLOSED")
+class ChatChannelClosed(Push):
+    channel: str
+    reason: str
+
+
+@push("CHAT_FILE_AVAILABLE")
+class ChatFileAvailable(Push):
+    channel: str
+    file_id: int
+    filename: str
+    size_bytes: int
+    sha256: str
+    uploader: str
+    message_id: int | None

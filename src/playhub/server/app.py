@@ -24,6 +24,8 @@ from playhub.server.sockopts import tune_socket
 from playhub.services.accounts import AccountService
 from playhub.services.bus import LocalBus
 from playhub.services.catalog import CatalogService
+from playhub.services.chat import ChatService
+from playhub.services.chat_files import ChatFileService
 from playhub.services.downloads import DownloadService
 from playhub.services.events import EventBus
 from playhub.services.presence import PresenceService
@@ -82,6 +84,10 @@ class PlayHubApp:
             lambda: self.lobby_port,
             self.events,
         )
+        self.chat = ChatService(s, self.db, self.bus)
+        self.chat_files = ChatFileService(s, self.chat, self.blobs.tmp)
+        self.chat.follow_sessions(self.sessions)
+        self._chat_follows_rooms()
         # --- the edge ---
         self.output_budget = OutputBudget(s)  # unread output across all connections
         self.dev_port = 0
@@ -100,6 +106,7 @@ class PlayHubApp:
         await self.db.open()
         await self.sessions.load()  # before listening: a client reconnecting after a restart finds its session
         await self.uploads.start()  # recovers the uploads a crash left open
+        await self.chat.start()  # loads channels, members and nicknames; drops rooms and guests of an earlier run
         killed = await asyncio.to_thread(self.supervisor.reap_leftovers)
         if killed:
             log.warning("killed %d game server process(es) left over from a previous run", killed)
@@ -147,6 +154,13 @@ class PlayHubApp:
         self._servers.append(server)
         return server
 
+    def _chat_follows_rooms(self) -> None:
+        """Each lobby room has a chat channel: its members, joined and left with the room, closed with it."""
+        chat, seats = self.chat, self.rooms.seats
+        seats.on_seated.append(lambda room, member: chat.room_joined(room.room_id, member.username))
+        seats.on_departure.append(lambda room, member, why: chat.room_left(room.room_id, member.username, why))
+        seats.on_closed.append(lambda room, server: chat.room_closed(room.room_id))
+
     @staticmethod
     def _deliver(peers: Iterable[Peer], encoded: bytes) -> None:
         """The push bus's delivery sink: one encoded push written to each connection."""
@@ -180,6 +194,11 @@ class PlayHubApp:
         while True:
             await asyncio.sleep(1.0)
             self.accounts.housekeeping()
+            self.chat_files.expire()
+            try:
+                await self.chat.housekeeping()
+            except Exception:  # a failing retention pass must not end housekeeping for good
+                log.exception("chat housekeeping failed")
             try:
                 await self.sessions.housekeeping()
             except Exception:  # a busy or failing disk must not end housekeeping for good
@@ -208,7 +227,8 @@ class PlayHubApp:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        for name, close in (("rooms", self.rooms.close), ("uploads", self.uploads.close)):
+        self.chat_files.close()
+        for name, close in (("rooms", self.rooms.close), ("uploads", self.uploads.close), ("chat", self.chat.close)):
             try:
                 await close()
             except Exception:

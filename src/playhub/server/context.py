@@ -12,6 +12,8 @@ from playhub.server.outbuf import OutputBudget
 from playhub.services.accounts import AccountService
 from playhub.services.bus import LocalBus
 from playhub.services.catalog import CatalogService
+from playhub.services.chat import ChatService
+from playhub.services.chat_files import ChatFileService
 from playhub.services.downloads import DownloadService
 from playhub.services.presence import PresenceService
 from playhub.services.quotas import WindowLimiter
@@ -35,3 +37,5 @@ class Services(Protocol):
     downloads: DownloadService
     presence: PresenceService
     rooms: RoomService
+    chat: ChatService
+    chat_files: ChatFileService

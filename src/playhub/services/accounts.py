@@ -50,7 +50,7 @@ class AccountService:
         self.validate_credentials(username, password)
         slot = self.passwords.reserve()  # refuse at once when busy, before looking anything up
         try:
-            existing = await self.db.run(repo.find, role.value, username)
+            existing = await self.db.read(repo.find, role.value, username)
             if existing is not None:
                 raise Conflict(f"the {role.value} name '{username}' is taken: pick another or log in")
             password_hash = await self.passwords.hash(password, slot)
@@ -71,7 +71,7 @@ class AccountService:
             if not (len(username) <= s.username_max and s.password_min <= len(password) <= s.password_max):
                 # No account can match: answer like a wrong password, without spending a hash on megabytes of input.
                 raise Unauthorized("wrong username or password")
-            row = await self.db.run(repo.find, role.value, username)
+            row = await self.db.read(repo.find, role.value, username)
             verified = await self.passwords.verify(row.password_hash if row else None, password, slot)
         finally:
             slot.give_up()

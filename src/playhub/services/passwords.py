@@ -20,12 +20,10 @@ next successful login (``Verified.new_hash``), computed in the same worker job. 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -36,6 +34,7 @@ from nacl.exceptions import CryptoError
 
 from playhub.protocol.errors import RateLimited
 from playhub.settings import Settings
+from playhub.workers import WorkerThreads
 
 T = TypeVar("T")
 
@@ -133,7 +132,7 @@ class PasswordService:
         self.hasher = hasher_for(settings)
         self.workers = settings.hash_concurrency or available_cores()
         self.queue_max = settings.hash_queue_max
-        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="playhub-hash")
+        self._pool = WorkerThreads(self.workers, "playhub-hash")
         self._lock = threading.Lock()
         self._in_flight = 0  # running + queued jobs; released by the worker when a job really ends
         self._avg_s = 0.05  # running estimate of one job's duration, for retry_after_s
@@ -145,7 +144,7 @@ class PasswordService:
         return self._in_flight
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close(wait=False)
 
     def reserve(self) -> HashSlot:
         """Take a place in the queue now (raises 106 when it is full), to be used by ``verify``/``hash`` later.
@@ -173,16 +172,15 @@ class PasswordService:
             finally:
                 self._avg_s = 0.8 * self._avg_s + 0.2 * (time.perf_counter() - t0)
 
+        # Released when the job ends (or is skipped, cancelled before starting), not when the caller stops waiting: a
+        # client that disconnects mid-login must not free a slot whose thread is still busy.
         try:
-            future: Future[T] = self._pool.submit(job)
+            future = self._pool.start(job, on_end=slot.release)
         except BaseException:
             slot.release()
             raise
-        # Released when the job ends (or is cancelled before starting), not when the caller stops waiting: a client
-        # that disconnects mid-login must not free a slot whose thread is still busy.
         slot.used = True
-        future.add_done_callback(lambda _f: slot.release())
-        return await asyncio.wrap_future(future)
+        return await future
 
     def _release(self) -> None:
         with self._lock:

@@ -158,3 +158,48 @@ class LoginLimiter:
 
     def __len__(self) -> int:
         return len(self.per_ip_account) + len(self.per_account) + len(self.per_ip)
+
+
+class TokenBuckets:
+    """Token buckets per key (flood control): ``rate`` tokens per second up to ``burst``; each action takes one.
+
+    A bucket that has refilled completely holds no information, so idle keys may be forgotten: the table is capped at
+    ``max_keys``, dropping the least recently used first (a dropped key comes back with a full bucket, which is what
+    it would have had anyway once idle for ``burst / rate`` seconds).
+    """
+
+    __slots__ = ("rate", "burst", "max_keys", "_buckets")
+
+    def __init__(self, rate: float, burst: int, max_keys: int = 100_000) -> None:
+        self.rate = rate
+        self.burst = float(max(1, burst))
+        self.max_keys = max(1, max_keys)
+        self._buckets: OrderedDict[object, tuple[float, float]] = OrderedDict()  # key -> (tokens, stamp)
+
+    def wait_for(self, key: object, now: float) -> float:
+        """Seconds until ``key`` has a token (0 = now); takes nothing."""
+        if self.rate <= 0:
+            return 0.0
+        tokens = self._tokens(key, now)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
+    def take(self, key: object, now: float) -> None:
+        """Take one token (call after ``wait_for`` said 0)."""
+        if self.rate <= 0:
+            return
+        tokens = self._tokens(key, now) - 1.0
+        if key in self._buckets:
+            self._buckets.move_to_end(key)
+        elif len(self._buckets) >= self.max_keys:
+            self._buckets.popitem(last=False)
+        self._buckets[key] = (tokens, now)
+
+    def _tokens(self, key: object, now: float) -> float:
+        state = self._buckets.get(key)
+        if state is None:
+            return self.burst
+        tokens, stamp = state
+        return min(self.burst, tokens + (now - stamp) * self.rate)
+
+    def __len__(self) -> int:
+        return len(self._buckets)

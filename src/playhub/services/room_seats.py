@@ -41,6 +41,8 @@ def room_topic(room_id: str) -> str:
     return f"room:{room_id}"
 
 
+# A player took a seat (created or joined the room): e.g. the room's chat channel.
+SeatedHook = Callable[[Room, Member], None]
 # A member left (any state, before the room may close): e.g. cancel a running vote.
 DepartureHook = Callable[[Room, Member, str], None]
 # A member left a room that stays open: True when the hook already announced the room (the match ended).
@@ -93,6 +95,7 @@ class SeatService:
         self._closing = False
         self._rooms_per_account = Tally()
         self._rooms_per_ip = Tally()
+        self.on_seated: list[SeatedHook] = []
         self.on_departure: list[DepartureHook] = []
         self.on_left_playing: list[LeftHook] = []
         self.on_closed: list[ClosedHook] = []
@@ -195,8 +198,11 @@ class SeatService:
         return room
 
     def _seat(self, room: Room, user: Principal) -> None:
-        rs.seat(room, Member(user.username, user.account_id))
+        member = Member(user.username, user.account_id)
+        rs.seat(room, member)
         self._member_of[user.account_id] = room
+        for seated in self.on_seated:
+            seated(room, member)
 
     def join(self, user: Principal, room_id: str) -> Room:
         room = self.get(room_id)

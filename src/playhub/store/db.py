@@ -2,22 +2,22 @@
 
 Every unit of work is a plain function taking a ``sqlite3.Connection``; ``Database.run`` executes it in the database
 thread inside a transaction (committed on return, rolled back on exception). One writer thread also serialises writes,
-which is what SQLite wants anyway.
+which is what SQLite wants anyway. ``Database.read`` runs a single read statement without opening a write transaction.
+The thread hands results back through ``playhub.workers`` (one loop wake-up per call: logins make several).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 from playhub.names import name_key
+from playhub.workers import WorkerThreads
 
 T = TypeVar("T")
 log = logging.getLogger("playhub.store")
@@ -80,7 +80,7 @@ def _missing(conn: sqlite3.Connection, script: str) -> bool:
 class Database:
     def __init__(self, path: Path | str) -> None:
         self.path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playhub-db")
+        self._executor = WorkerThreads(1, "playhub-db")
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
@@ -89,7 +89,7 @@ class Database:
         migrate(self._conn)
 
     async def open(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._executor, self.open_sync)
+        await self._executor.run(self.open_sync)
 
     def _call(self, fn: Callable[..., T], args: tuple[Any, ...], durable: bool = False) -> T:
         conn = self._conn
@@ -111,14 +111,26 @@ class Database:
                     conn.execute("PRAGMA synchronous=NORMAL")
             return result
 
+    def _read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError("database is closed")
+        with self._lock:
+            return fn(conn, *args)
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` in the database thread, in one transaction."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, fn, args)
+        return await self._executor.run(self._call, fn, args)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)``, which must only read with ONE statement, in the database thread without a write
+        transaction: a single statement sees one consistent snapshot on its own (for hot paths such as logins)."""
+        return await self._executor.run(self._read, fn, args)
 
     async def run_durable(self, fn: Callable[..., T], *args: Any) -> T:
         """Like ``run``, but the commit is on stable storage when this returns (``synchronous=FULL`` syncs the WAL on
         commit): for writes whose answer promises durability, such as a published version."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, fn, args, True)
+        return await self._executor.run(self._call, fn, args, True)
 
     def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Same as ``run`` for code that is not on the event loop (startup, tools, tests)."""
@@ -135,5 +147,5 @@ class Database:
                 self._conn.close()
                 self._conn = None
 
-        await asyncio.get_running_loop().run_in_executor(self._executor, _close)
-        self._executor.shutdown(wait=True)
+        await self._executor.run(_close)
+        self._executor.close(wait=True)
