@@ -337,3 +337,28 @@ async def test_room_channel_follows_the_room(hub: Harness) -> None:
     await asyncio.sleep(0)
     hub.app.chat.room_closed(room2["room_id"])
     assert (await closed).channel == f"room:{room2['room_id']}"
+
+
+async def test_a_dropped_connection_leaves_general(hub: Harness) -> None:
+    alice, bob = await _chat(hub, "alice"), await _chat(hub, "bob")
+    left = asyncio.ensure_future(alice.wait(ChatMemberLeft, lambda p: p.username == "bob"))
+    await asyncio.sleep(0)
+    await bob.client.close()
+    assert (await left).reason == "disconnected"
+    assert not hub.app.chat.online("bob")
+
+
+async def test_retention_by_age_and_count(make_hub) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    hub = await make_hub(chat_retention_messages=3, chat_retention_s=3600.0, chat_user_rate=0)
+    alice = await _chat(hub, "alice")
+    for i in range(5):
+        await alice.send("general", f"m{i}")
+    assert await hub.app.chat.apply_retention() == 2
+    assert [m.text for m in (await alice.history("general")).messages] == ["m2", "m3", "m4"]
+    # Two hours later everything is past the age limit.
+    assert await hub.app.chat.apply_retention(now=time.time() + 7200) == 3
+    assert (await alice.history("general")).messages == []
+    # Ids never come back: the next message gets a larger id than any before.
+    assert (await alice.send("general", "again")).id == 6

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from playhub.sdk.hosts import dial_host
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
@@ -174,8 +176,24 @@ class Settings:
     game_room_processes: int = 128  # processes and threads of a whole match; 0 = no cgroup limit
     game_room_cpus: float = 1.0  # CPU cores a whole match may use; 0 = no cgroup limit
 
+    # --- seed 003's own protocol (server/doors/seed003.py) ---
+    # A seed-003 upload_game carries the whole package base64-encoded in one line: the developer listener accepts
+    # lines up to this size (other frames keep max_frame_bytes' limit in spirit; see docs/seed003.md).
+    seed003_max_line_bytes: int = 16 << 20
+    seed003_max_download_bytes: int = 32 << 20  # largest package download_game sends (base64, one line)
+    seed003_requests_per_ip: int = 600  # seed-003 requests per client address per window → RATE_LIMITED; 0 = off
+    seed003_request_window_s: float = 60.0
+    # A seed-003 session (one connection per request) counts as connected while it subscribes to a room or made a
+    # request within this long; after that it is "disconnected" for rooms and presence, like a dropped connection.
+    seed003_idle_timeout_s: float = 300.0
+    seed003_sweep_interval_s: float = 1.0  # how often idle seed-003 sessions and relays of closed rooms are swept
+    # The game address a seed-003 room hands out is a relay opened with the room: a client that connects before the
+    # match runs waits this long for the game server before it is closed.
+    seed003_relay_wait_s: float = 30.0
+    seed003_relay_max_clients: int = 16  # connections one room's relay carries at once
+
     @property
     def advertised_host(self) -> str:
         if self.public_host:
             return self.public_host
-        return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return dial_host(self.host)

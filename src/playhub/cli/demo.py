@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from playhub.cli import serve
+from playhub.sdk.hosts import dial_host
 from playhub.settings import Settings
 
 log = logging.getLogger("playhub.demo")
@@ -170,7 +171,7 @@ async def demo(settings: Settings, games_dir: Path, password: str) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, app.request_stop)
     await app.start()
-    connect_host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host
+    connect_host = dial_host(settings.host)
     try:
         outcomes = await publish_samples(connect_host, app.dev_port, games_dir, password)
     except Exception as exc:  # the server stays useful without the samples; say why they are missing

@@ -168,7 +168,9 @@ class Client:
         """Send a request and return the whole response envelope, error or not."""
         fut = self.send_request(type_, payload, token=token)
         await self.writer.drain()
-        return await asyncio.wait_for(fut, timeout)
+        # asyncio.timeout rather than wait_for: no extra future and callbacks per request (clients in a loop notice).
+        async with asyncio.timeout(timeout):
+            return await fut
 
     async def request(
         self,

@@ -9,10 +9,6 @@ import msgspec
 from playhub.protocol.schemas import Int64, Payload
 
 
-class GameRef(Payload):
-    game_id: str
-
-
 class RoomRef(Payload):
     room_id: str
 

@@ -19,10 +19,6 @@ class CreateGame(Payload):
     min_players: Int64 | None = None  # (ext) defaults to ``max_players``
 
 
-class GameRef(Payload):
-    game_id: str
-
-
 class MyGameReviews(Payload):
     game_id: str
     limit: Int64 | None = None  # newest first; default and cap are settings.reviews_page_max

@@ -24,6 +24,12 @@ class Empty(Payload):
     pass
 
 
+class GameRef(Payload):
+    """``{"game_id"}``: the payload of every command about one game (publishing, store and lobby)."""
+
+    game_id: str
+
+
 class Credentials(Payload):
     username: str
     password: str

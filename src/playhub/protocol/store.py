@@ -7,10 +7,6 @@ from playhub.protocol.pushes import DownloadChunk, DownloadChunkPush
 from playhub.protocol.schemas import Int64, Payload
 
 
-class GameRef(Payload):
-    game_id: str
-
-
 class ListReviews(Payload):
     game_id: str
     limit: Int64 | None = None  # (ext) newest first; default and cap are settings.reviews_page_max
@@ -42,6 +38,5 @@ __all__ = [
     "DownloadChunk",
     "DownloadChunkPush",
     "DownloadRef",
-    "GameRef",
     "ListReviews",
 ]

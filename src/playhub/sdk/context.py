@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from playhub.sdk import jsonl
+from playhub.sdk.hosts import dial_host
 from playhub.sdk.tickets import verify_ticket as _verify_ticket
 
 log = logging.getLogger("playhub.sdk")
@@ -34,11 +35,6 @@ def _int(env: Mapping[str, str], key: str, default: int) -> int:
         return int(env.get(key) or default)
     except ValueError:
         raise ValueError(f"environment variable {key}={env.get(key)!r} is not an integer") from None
-
-
-def _dial_host(host: str) -> str:
-    # A wildcard bind address is not something one can connect to; the platform is on this machine then.
-    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
 
 
 def room_secret(env: Mapping[str, str] | None = None) -> str | None:
@@ -81,7 +77,7 @@ class RoomContext:
             room_id=env.get("ROOM_ID") or "local",
             game_name=env.get("GAME_NAME") or "",
             version=env.get("GAME_VERSION") or "",
-            lobby_host=_dial_host(lobby_host) if lobby_host else None,
+            lobby_host=dial_host(lobby_host) if lobby_host else None,
             lobby_port=int(lobby_port_text) if lobby_port_text and lobby_port_text.isdigit() else None,
             players=players,
             secret=room_secret(env),
@@ -211,7 +207,7 @@ class PlayerContext:
     def from_env(cls, env: Mapping[str, str] | None = None) -> PlayerContext:
         env = os.environ if env is None else env
         return cls(
-            host=_dial_host(env.get("GAME_HOST") or DEFAULT_GAME_HOST),
+            host=dial_host(env.get("GAME_HOST") or DEFAULT_GAME_HOST),
             port=_int(env, "GAME_PORT", DEFAULT_GAME_PORT),
             room_id=env.get("ROOM_ID") or "local",
             username=env.get("PLAYER_USERNAME") or env.get("PLAYER_NAME") or "player",

@@ -13,12 +13,9 @@ import socket
 from pathlib import Path
 from typing import Any
 
-WILDCARDS = ("", "0.0.0.0", "::")
+from playhub.sdk.hosts import is_wildcard
+
 CONFIG_FILE = "config.json"
-
-
-def is_wildcard(host: str) -> bool:
-    return host in WILDCARDS
 
 
 def owns(address: str) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from playhub.server.connection import Connection
+from playhub.server.doors.seed003 import Seed003Door
 from playhub.server.handlers import AREAS
 from playhub.server.outbuf import OutputBudget
 from playhub.server.router import Listener, Router
@@ -88,6 +89,8 @@ class PlayHubApp:
         self.chat_files = ChatFileService(s, self.chat, self.blobs.tmp)
         self.chat.follow_sessions(self.sessions)
         self._chat_follows_rooms()
+        # Seed 003's own protocol: a door onto the same services (the routers find it as ``seed003``).
+        self.seed003 = Seed003Door(self)
         # --- the edge ---
         self.output_budget = OutputBudget(s)  # unread output across all connections
         self.dev_port = 0
@@ -110,6 +113,7 @@ class PlayHubApp:
         killed = await asyncio.to_thread(self.supervisor.reap_leftovers)
         if killed:
             log.warning("killed %d game server process(es) left over from a previous run", killed)
+        self.spawn(self.seed003.sweep_forever())
         groups = [area.routes for area in AREAS]
         s = self.settings
         dev = await self._listen(Router(self, Listener.DEV, groups), s.dev_port)
@@ -227,6 +231,7 @@ class PlayHubApp:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        await self.seed003.close()
         self.chat_files.close()
         for name, close in (("rooms", self.rooms.close), ("uploads", self.uploads.close), ("chat", self.chat.close)):
             try:

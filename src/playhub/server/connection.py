@@ -101,7 +101,7 @@ class Connection:
         peer = writer.get_extra_info("peername") or ("?", 0)
         self.remote_ip: str = str(peer[0])
         self.remote = f"{peer[0]}:{peer[1]}"
-        self.decoder = FrameDecoder(settings.max_frame_bytes)
+        self.decoder = FrameDecoder(settings.max_frame_bytes, max_line=router.max_line_bytes)
         self._closed = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_close: list[Callable[[Connection], None]] = []
@@ -307,7 +307,7 @@ class Connection:
                 try:
                     frames = self.decoder.feed(data)
                 except FrameTooLarge as exc:
-                    self.send(envelope.error_from(InvalidRequest(f"{exc}: connection closed")))
+                    self.send(router.too_large(exc))
                     await self._flush_and_close()
                     break
                 for frame in frames:

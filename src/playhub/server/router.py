@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,15 +18,24 @@ import msgspec
 
 from playhub.protocol import envelope
 from playhub.protocol.errors import InvalidRequest, PlayHubError, ServerError
+from playhub.protocol.seed003 import Seed003Code, error_answer
 from playhub.server.context import Services
 from playhub.services.sessions import Principal, Role
-from playhub.wire.framing import BINARY_MARKER, BadBinaryFrame, BinaryChunk, Framing, decode_binary
+from playhub.wire.framing import (
+    BINARY_MARKER,
+    BadBinaryFrame,
+    BinaryChunk,
+    FrameTooLarge,
+    Framing,
+    decode_binary,
+)
 
 if TYPE_CHECKING:
     from playhub.server.connection import Connection
 
 log = logging.getLogger("playhub.router")
 _BINARY_FIRST = bytes((BINARY_MARKER,))
+_SEED003_HEAD = re.compile(rb'\s*\{\s*"kind"\s*:')
 
 
 class Listener(enum.Flag):
@@ -128,6 +138,19 @@ class Router:
             if listener & Listener.LOBBY:
                 self.legacy.update(group.legacy)
         self._where = "developer" if listener is Listener.DEV else "lobby"
+        # Seed 003's upload_game carries a whole package in one line, on the developer listener only.
+        s = app.settings
+        self.max_line_bytes = (
+            max(s.max_frame_bytes, s.seed003_max_line_bytes)
+            if listener is Listener.DEV
+            else s.max_frame_bytes
+        )
+
+    def too_large(self, exc: FrameTooLarge) -> bytes:
+        """The answer to a frame over the limit: in seed 003's shape when the frame began as one of its lines."""
+        if _SEED003_HEAD.match(exc.head):
+            return envelope.encode(error_answer(Seed003Code.TOO_LARGE, f"{exc}: connection closed"))
+        return envelope.error_from(InvalidRequest(f"{exc}: connection closed"))
 
     async def dispatch(self, conn: Connection, frame: bytes) -> None:
         """Handle one frame; always answers (or hands a concurrent command to its own task)."""
@@ -137,7 +160,7 @@ class Router:
         try:
             req = envelope.decode_request(frame)
         except InvalidRequest as exc:
-            if self.legacy and await self._maybe_legacy(conn, frame):
+            if await self._maybe_legacy(conn, frame):
                 return
             conn.send(envelope.error_from(exc))
             return
@@ -218,11 +241,15 @@ class Router:
             obj = envelope.decode_json(frame)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # the envelope error stands
             return False
-        if not isinstance(obj, dict) or "type" in obj:
+        if not isinstance(obj, dict) or "type" in obj or "kind" not in obj:
             return False
         handler = self.legacy.get(obj.get("kind"))  # type: ignore[arg-type]
         if handler is None:
-            return False
+            door = getattr(self.app, "seed003", None)
+            if door is None:
+                return False
+            await door.serve(conn, self.listener, obj)  # seed 003's own protocol (server/doors/seed003.py)
+            return True
         try:
             await handler(conn, obj)
         except PlayHubError as exc:

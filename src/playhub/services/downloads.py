@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from playhub.packages import is_version
+from playhub.protocol.checksums import normalize_checksum
 from playhub.protocol.errors import BadState, InvalidRequest, NotFound, RateLimited, ServerError
 from playhub.services.quotas import Tally, ip_key, over
-from playhub.services.store import normalise_checksum
 from playhub.settings import Settings
 from playhub.store import storefront
 from playhub.store.blobs import BlobStore
@@ -130,7 +130,7 @@ class DownloadService:
             version=row.version,
             path=path,
             size_bytes=row.size_bytes,
-            checksum=normalise_checksum(row.checksum),
+            checksum=normalize_checksum(row.checksum),
             chunk_size=chunk_size,
             start_seq=start_seq,
             binary=binary,

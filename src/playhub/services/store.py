@@ -12,20 +12,15 @@ from typing import Any
 
 import msgspec
 
+from playhub.protocol.checksums import normalize_checksum
 from playhub.protocol.errors import BadState, Forbidden, InvalidRequest, NotFound
 from playhub.services.events import EventBus
 from playhub.settings import Settings
+from playhub.store import plays, storefront
 from playhub.store import reviews as review_sql
-from playhub.store import storefront
 from playhub.store.db import Database
 
 _encode = msgspec.json.Encoder().encode
-
-
-def normalise_checksum(value: str) -> str:
-    """Checksums travel as lowercase hex without the optional ``sha256:`` prefix."""
-    value = value.strip().lower()
-    return value.removeprefix("sha256:")
 
 
 class StoreService:
@@ -91,7 +86,7 @@ class StoreService:
         return {
             "version": row.version,
             "size_bytes": row.size_bytes,
-            "checksum": normalise_checksum(row.checksum),
+            "checksum": normalize_checksum(row.checksum),
         }
 
     async def list_reviews(self, game_id: str, limit: int | None, offset: int) -> dict[str, Any]:
@@ -130,7 +125,7 @@ class StoreService:
         def write(conn: Any) -> dict[str, Any]:
             if not review_sql.game_exists(conn, game_id):
                 raise NotFound(f"no game with id '{game_id}' in the store")
-            if not review_sql.has_played(conn, game_id, player_id):
+            if not plays.has_played(conn, game_id, player_id):
                 raise Forbidden("only players who took part in a started game of this title can review it")
             return review_sql.upsert(conn, game_id, player_id, score, comment)
 

@@ -24,7 +24,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import secrets
 import time
 from collections import deque
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from playhub import packages
+from playhub.protocol.checksums import parse_checksum
 from playhub.protocol.errors import (
     BadState,
     ChecksumMismatch,
@@ -57,20 +57,7 @@ log = logging.getLogger("playhub.uploads")
 PERSIST_EVERY_S = (
     0.5  # how stale the durable progress may get; a crash costs the client at most this much resending
 )
-_CHECKSUM_RE = re.compile(r"[0-9a-f]{64}")
 _STAGE_PREFIX = "stage-"
-
-
-def normalize_checksum(value: str | None) -> str | None:
-    """``sha256:<hex>`` or ``<hex>``, any case → lowercase hex; 100 when it is not a SHA-256 digest."""
-    if value is None:
-        return None
-    text = value.strip().lower().removeprefix("sha256:")
-    if not _CHECKSUM_RE.fullmatch(text):
-        raise InvalidRequest(
-            "checksum must be a SHA-256 digest: 64 hex digits, optionally prefixed by 'sha256:'"
-        )
-    return text
 
 
 @dataclass(eq=False)
@@ -329,7 +316,7 @@ class UploadService:
             raise InvalidRequest("size_bytes must be a positive number of bytes")
         if size_bytes > limit:
             raise InvalidRequest(f"the package is {size_bytes} bytes; the limit is {limit} bytes")
-        digest = normalize_checksum(checksum)
+        digest = parse_checksum(checksum)
         game = await self.catalog.owned_game(developer_id, game_id)
         if game.latest_version is not None and parts <= packages.parse_version(game.latest_version):
             raise Conflict(

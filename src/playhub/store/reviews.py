@@ -7,13 +7,6 @@ import time
 from typing import Any
 
 
-def has_played(conn: sqlite3.Connection, game_id: str, player_id: int) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM plays WHERE game_id = ? AND player_id = ? LIMIT 1", (game_id, player_id)
-    ).fetchone()
-    return row is not None
-
-
 def game_exists(conn: sqlite3.Connection, game_id: str) -> bool:
     return conn.execute("SELECT 1 FROM games WHERE id = ?", (game_id,)).fetchone() is not None
 

@@ -10,14 +10,12 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
+from playhub.sdk.hosts import dial_host
+
 
 def probe_address(bind_host: str) -> str:
     """Where a process on this machine reaches a server bound to ``bind_host``."""
-    if bind_host in ("", "0.0.0.0"):
-        return "127.0.0.1"
-    if bind_host == "::":
-        return "::1"
-    return bind_host
+    return dial_host(bind_host)
 
 
 async def probe_once(host: str, port: int, timeout_s: float) -> bool:

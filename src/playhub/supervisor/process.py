@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from playhub.sdk.hosts import dial_host
 from playhub.settings import Settings
 from playhub.supervisor import peers, pidfiles, sandbox
 from playhub.supervisor.accounts import GameAccount, PoolExhausted, UidPool, kill_uid, uids_processes
@@ -51,14 +52,6 @@ class SpawnFailed(Exception):
 class ExitInfo:
     exit_code: int  # negative: killed by that signal (asyncio's convention)
     stopped: bool  # True when PlayHub asked it to stop
-
-
-def _probe_host(bind_host: str) -> str:
-    if bind_host in ("", "0.0.0.0"):
-        return "127.0.0.1"
-    if bind_host == "::":
-        return "::1"
-    return bind_host
 
 
 def free_port(bind_host: str) -> int:
@@ -413,7 +406,7 @@ class Supervisor:
                 game_version=version,
                 lobby_host=s.advertised_host,
                 lobby_port=lobby_port,
-                lobby_connect_host=_probe_host(s.host),
+                lobby_connect_host=dial_host(s.host),
                 lobby_connect_port=lobby_port,
                 secret_file=match.run.secret_file,
                 players=tuple(players),
@@ -469,7 +462,7 @@ class Supervisor:
         self._servers.add(server)
         server._exit.add_done_callback(lambda _t: self._servers.discard(server))
         try:
-            await self._wait_ready(server, _probe_host(bind_host))
+            await self._wait_ready(server, dial_host(bind_host))
         except SpawnFailed:
             await server.stop(0.2)
             raise

@@ -27,6 +27,7 @@ import struct
 
 _LENGTH = struct.Struct("!I")
 _NDJSON_FIRST_BYTES = frozenset(b"{ \t\r\n")
+_HEAD = 64  # first bytes of an oversized NDJSON frame kept for the error answer
 
 BINARY_MARKER = 0xB1
 BINARY_UPLOAD_CHUNK = 1
@@ -45,10 +46,11 @@ class Framing(enum.Enum):
 class FrameTooLarge(Exception):
     """A frame (announced or accumulated) exceeds the configured maximum."""
 
-    def __init__(self, size: int, limit: int) -> None:
+    def __init__(self, size: int, limit: int, head: bytes = b"") -> None:
         super().__init__(f"frame of {size} bytes exceeds the limit of {limit} bytes")
         self.size = size
         self.limit = limit
+        self.head = head  # the frame's first bytes (NDJSON), so the answer can be in the protocol it began in
 
 
 def _blank(line: bytes) -> bool:
@@ -151,11 +153,14 @@ class FrameDecoder:
     The framing is sniffed from the first byte unless given. Blank NDJSON lines are skipped.
     """
 
-    __slots__ = ("framing", "max_frame", "_buf", "_need", "_head", "_parts", "_have")
+    __slots__ = ("framing", "max_frame", "max_line", "_buf", "_need", "_head", "_parts", "_have")
 
-    def __init__(self, max_frame: int, framing: Framing | None = None) -> None:
+    def __init__(self, max_frame: int, framing: Framing | None = None, max_line: int | None = None) -> None:
         self.framing = framing
         self.max_frame = max_frame
+        self.max_line = (
+            max_frame if max_line is None else max_line
+        )  # NDJSON lines (seed 003's uploads are long)
         self._buf = bytearray()  # NDJSON: the line in progress
         self._need = -1  # length-prefixed: payload length of the frame in progress, -1 = reading header
         self._head = bytearray()  # length-prefixed: a length prefix cut by the end of a read
@@ -181,8 +186,8 @@ class FrameDecoder:
         if not buf and data.endswith(b"\n") and data.count(b"\n") == 1:
             # Fast path: exactly one whole line in one read, the common request/response case.
             line = data[:-1]
-            if len(line) > self.max_frame:
-                raise FrameTooLarge(len(line), self.max_frame)
+            if len(line) > self.max_line:
+                raise FrameTooLarge(len(line), self.max_line, bytes(line[:_HEAD]))
             return [] if _blank(line) else [line]
         # Only the new bytes can hold the next newline: scanning restarts where the previous read stopped, so a
         # large frame arriving in many reads is scanned once, not once per read.
@@ -194,16 +199,16 @@ class FrameDecoder:
             nl = buf.find(b"\n", scan)
             if nl < 0:
                 break
-            if nl - start > self.max_frame:
-                raise FrameTooLarge(nl - start, self.max_frame)
+            if nl - start > self.max_line:
+                raise FrameTooLarge(nl - start, self.max_line, bytes(buf[start : start + _HEAD]))
             line = bytes(buf[start:nl])
             start = scan = nl + 1
             if not _blank(line):
                 frames.append(line)
         if start:
             del buf[:start]
-        if len(buf) > self.max_frame:
-            raise FrameTooLarge(len(buf), self.max_frame)
+        if len(buf) > self.max_line:
+            raise FrameTooLarge(len(buf), self.max_line, bytes(buf[:_HEAD]))
         return frames
 
     def _feed_length(self, data: bytes) -> list[bytes]:

@@ -11,7 +11,6 @@ from playhub.protocol import envelope
 from playhub.protocol.errors import InvalidRequest
 from playhub.protocol.lobby import (
     GameFinished,
-    GameRef,
     LegacyGameFinished,
     MatchStarted,
     MatchTicket,
@@ -21,7 +20,7 @@ from playhub.protocol.lobby import (
     RoomReply,
     VotePayload,
 )
-from playhub.protocol.schemas import Empty
+from playhub.protocol.schemas import Empty, GameRef
 from playhub.server.router import Context, Listener, Routes
 from playhub.services.matches import MatchPass
 from playhub.services.room_seats import room_info

@@ -7,7 +7,6 @@ from typing import Any
 from playhub.protocol.errors import BadState, InvalidRequest
 from playhub.protocol.publishing import (
     CreateGame,
-    GameRef,
     MyGameReviews,
     SetGameStatus,
     UpdateGameMeta,
@@ -15,7 +14,7 @@ from playhub.protocol.publishing import (
     UploadChunk,
     UploadRef,
 )
-from playhub.protocol.schemas import Empty
+from playhub.protocol.schemas import Empty, GameRef
 from playhub.server.connection import Connection
 from playhub.server.router import Context, Listener, Routes
 from playhub.services.sessions import Role

@@ -13,8 +13,8 @@ from playhub.protocol.codes import Code
 from playhub.protocol.envelope import encode_push
 from playhub.protocol.errors import InvalidRequest, NotFound, PlayHubError
 from playhub.protocol.pushes import DownloadChunk, DownloadEnd, DownloadError
-from playhub.protocol.schemas import Empty
-from playhub.protocol.store import AddReview, DownloadBegin, DownloadRef, GameRef, ListReviews
+from playhub.protocol.schemas import Empty, GameRef
+from playhub.protocol.store import AddReview, DownloadBegin, DownloadRef, ListReviews
 from playhub.server.connection import Connection
 from playhub.server.router import Context, Listener, Routes
 from playhub.services.bus import Audience
