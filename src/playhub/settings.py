@@ -45,6 +45,9 @@ class Settings:
     # Pending-connection queue of each listener: after a restart every client reconnects at once, and a short queue
     # turns that burst into refused connects and retries (the kernel caps it at net.core.somaxconn).
     listen_backlog: int = 1_024
+    # Heartbeat: a connection that sends nothing (not even PING) for this long is closed; 0 = never.
+    idle_timeout_s: float = 45.0
+    client_ping_interval_s: float = 15.0  # how often clients should PING (told by SERVER_INFO)
 
     # --- accounts ---
     username_min: int = 3
@@ -70,6 +73,13 @@ class Settings:
     max_sessions_per_connection: int = 4  # sessions (logins/registrations) bound to one connection at once
     register_max_per_ip: int = 20  # registrations (both roles) per client IP per window → 106 past it
     register_window_s: float = 3_600.0
+
+    # --- roles, bans, moderation (docs/admin.md) ---
+    admin_poll_interval_s: float = 1.0  # how often the server looks for changes made by `playhub admin`
+    admin_users_page_max: int = 500  # most users one ADMIN_USERS_LIST answer carries
+    audit_page_max: int = 200  # most entries one ADMIN_AUDIT answer carries
+    ban_reason_max: int = 300  # characters of a ban or kick reason
+    announcement_max: int = 500  # characters of a server-wide announcement
 
     # --- catalogue and uploads ---
     name_max: int = 64

@@ -10,7 +10,7 @@ import sys
 from playhub import __version__
 
 # Each module defines ``register(subparsers)`` adding its subcommand with ``func=`` set to its entry point.
-SUBCOMMANDS = ["serve", "dev", "play", "demo"]
+SUBCOMMANDS = ["serve", "dev", "play", "demo", "admin"]
 
 
 def build_parser() -> argparse.ArgumentParser:

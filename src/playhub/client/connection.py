@@ -5,6 +5,8 @@
 * delivers pushes (messages without ``status``) to subscribers;
 * turns error responses into the typed exceptions of ``playhub.protocol.errors`` (``reply_error``: the one place
   an error answer becomes an exception on the client side);
+* sends ``PING`` every ``heartbeat_s`` seconds (so the server does not close it as silent) and, when an answer does
+  not come within the same time, closes the connection: whoever waits on it sees ``ConnectionLost`` and reconnects;
 * on length-prefixed connections, sends binary upload chunks (``send_binary_chunk``) and delivers binary download
   chunks as ``DOWNLOAD_CHUNK`` pushes whose payload carries the raw bytes in ``data`` instead of ``data_b64``.
 
@@ -17,6 +19,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -71,6 +74,7 @@ class Client:
         writer: asyncio.StreamWriter,
         framing: Framing = Framing.NDJSON,
         max_frame: int = CLIENT.max_frame_bytes,
+        heartbeat_s: float = CLIENT.heartbeat_s,
     ) -> None:
         self.reader = reader
         self.writer = writer
@@ -87,7 +91,9 @@ class Client:
         self._callbacks: dict[str | None, list[PushCallback]] = {}
         self._closed = asyncio.Event()
         self.close_reason: BaseException | None = None
+        self.missed_pong = False  # the connection was closed because a PING went unanswered
         self._reader_task = asyncio.create_task(self._read_loop())
+        self._heartbeat_task = asyncio.create_task(self._heartbeat(heartbeat_s)) if heartbeat_s > 0 else None
 
     @classmethod
     async def connect(
@@ -97,11 +103,33 @@ class Client:
         *,
         framing: Framing = Framing.NDJSON,
         timeout: float = CLIENT.connect_timeout_s,
+        heartbeat_s: float = CLIENT.heartbeat_s,
     ) -> Client:
+        """Connect; ``heartbeat_s`` is the PING interval (0: never ping)."""
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(host, port, limit=CLIENT.stream_buffer_bytes), timeout
         )
-        return cls(reader, writer, framing)
+        return cls(reader, writer, framing, heartbeat_s=heartbeat_s)
+
+    async def _heartbeat(self, interval: float) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._closed.wait(), interval)
+                return  # the connection ended
+            except TimeoutError:
+                pass
+            sent_at = int(time.time() * 1000)
+            try:
+                fut = self.send_request("PING", {"client_sent_at": sent_at}, with_token=False)
+                await asyncio.wait_for(asyncio.shield(fut), interval)
+            except TimeoutError:
+                log.warning("no answer to PING within %g s: closing the connection", interval)
+                self.missed_pong = True
+                self.close_reason = ConnectionLost(f"no answer to PING within {interval:g} s")
+                self.writer.transport.abort()
+                return
+            except (ConnectionError, RuntimeError):
+                return
 
     async def __aenter__(self) -> Client:
         return self
@@ -324,6 +352,8 @@ class Client:
         )
 
     async def close(self) -> None:
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
         if not self.writer.is_closing():
             self.writer.close()
         with contextlib.suppress(Exception):

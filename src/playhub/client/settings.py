@@ -19,6 +19,9 @@ class ClientSettings:
     stream_buffer_bytes: int = 1 << 20  # asyncio stream buffer of a connection
     connect_timeout_s: float = 10.0
     request_timeout_s: float = 30.0  # an answer that takes longer raises TimeoutError
+    # PING interval, so the server does not close the connection as silent; an unanswered PING within the same
+    # time closes it (0: never ping).
+    heartbeat_s: float = 15.0
     logout_timeout_s: float = 3.0  # LOGOUT on the way out is best effort: never hold an exit up for long
 
     # --- uploads (playhub dev publish) ---

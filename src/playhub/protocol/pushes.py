@@ -187,3 +187,26 @@ class ChatFileAvailable(Push):
     sha256: str
     uploader: str
     message_id: int | None
+
+
+# --- accounts, roles and moderation -----------------------------------------------------------------------------------
+@push("PERMISSIONS_CHANGED")
+class PermissionsChanged(Push):
+    """The account's role or its role's permissions changed (seed 002 ``auth_permissions``)."""
+
+    role: str
+    permissions: list[str]
+
+
+@push("SESSION_CLOSED")
+class SessionClosed(Push):
+    """Sent just before the server ends a session: ``kind`` is ``banned`` or ``kicked``."""
+
+    kind: str
+    reason: str
+
+
+@push("ANNOUNCEMENT")
+class Announcement(Push):
+    message: str
+    by: str

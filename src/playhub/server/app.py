@@ -12,6 +12,8 @@ import asyncio
 import json
 import logging
 import os
+import secrets
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from playhub.server.outbuf import OutputBudget
 from playhub.server.router import Listener, Router
 from playhub.server.sockopts import tune_socket
 from playhub.services.accounts import AccountService
+from playhub.services.admin import AdminService
 from playhub.services.bus import LocalBus
 from playhub.services.catalog import CatalogService
 from playhub.services.chat import ChatService
@@ -73,6 +76,8 @@ class PlayHubApp:
         self.downloads = DownloadService(s, self.db, self.blobs)
         self.supervisor = Supervisor(s, self.data_dir)
         self.presence = PresenceService(self.sessions, self.bus, s.presence_batch_s)
+        self.admin = AdminService(s, self.db, self.sessions, self.bus, self.catalog.delist)
+        self.instance_id = secrets.token_hex(8)  # new at every start: clients tell a restart from a reconnect
         self.rooms = RoomService(
             s,
             self.db,
@@ -108,6 +113,7 @@ class PlayHubApp:
         self.blobs.ensure()
         await self.db.open()
         await self.sessions.load()  # before listening: a client reconnecting after a restart finds its session
+        await self.admin.start()  # roles and bans, before the first command is checked
         await self.uploads.start()  # recovers the uploads a crash left open
         await self.chat.start()  # loads channels, members and nicknames; drops rooms and guests of an earlier run
         killed = await asyncio.to_thread(self.supervisor.reap_leftovers)
@@ -195,8 +201,15 @@ class PlayHubApp:
         return task
 
     async def _housekeeping(self) -> None:
+        next_admin_poll = 0.0
         while True:
             await asyncio.sleep(1.0)
+            if time.monotonic() >= next_admin_poll:
+                next_admin_poll = time.monotonic() + self.settings.admin_poll_interval_s
+                try:
+                    await self.admin.poll()  # changes made by `playhub admin` next to this server
+                except Exception:
+                    log.exception("applying admin changes failed")
             self.accounts.housekeeping()
             self.chat_files.expire()
             try:

@@ -8,7 +8,9 @@ client that stops reading is disconnected instead of being buffered without end.
 
 Timeouts are checked by the app's housekeeping sweep (``check_timeouts``), not per read, so the request path pays
 nothing for them: a frame begun but not finished within ``frame_timeout_s`` (slowloris) and a connection that has
-not logged in within ``auth_timeout_s`` are closed.
+not logged in within ``auth_timeout_s`` are closed, and so is a connection silent (no byte received) for longer than
+``idle_timeout_s``: clients send ``PING`` every ``client_ping_interval_s``. Its sessions then count as disconnected,
+like any dropped connection (the room seat's grace period).
 
 Binary-mode downloads use ``send_file``: once the transport has nothing queued, a frame's head is written and its body
 goes from the file to the socket with ``os.sendfile``; frames other tasks send meanwhile are held back and follow it
@@ -24,19 +26,28 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 from playhub.protocol import envelope
-from playhub.protocol.errors import InvalidRequest, Unauthorized
+from playhub.protocol.errors import BadState, InvalidRequest, Unauthorized
 from playhub.server.outbuf import OutputGuard
 from playhub.wire.framing import FrameDecoder, FrameTooLarge, Framing, encode_frame, encode_frame_parts
 
 if TYPE_CHECKING:
-    from playhub.server.context import Services
+    from playhub.server.outbuf import OutputBudget
+    from playhub.services.sessions import SessionRegistry
     from playhub.settings import Settings
+
+
+class _ConnectionServices(Protocol):
+    """What a connection uses of the app (kept this small so that connection.py depends on no other server module
+    than outbuf: modules that server/context.py imports may then name ``Connection`` without a cycle)."""
+
+    output_budget: OutputBudget
+    sessions: SessionRegistry
 
 
 class Dispatcher(Protocol):
     """The router as a connection sees it (server/router.py): hands each frame to its command."""
 
-    app: Services
+    app: _ConnectionServices
 
     async def dispatch(self, conn: Connection, frame: bytes) -> None: ...
 
@@ -85,6 +96,7 @@ class Connection:
         "frames",
         "authenticated",
         "opened_at",
+        "last_seen",
         "_partial",
         "_hold",
         "_file_senders",
@@ -110,6 +122,7 @@ class Connection:
         self.frames = 0  # frames handled so far
         self.authenticated = False  # set once a token was accepted on this connection
         self.opened_at = asyncio.get_running_loop().time()
+        self.last_seen = self.opened_at  # loop time of the last bytes received (heartbeat)
         self._partial: tuple[int, float] | None = None  # (frames, first seen) of an unfinished frame
         self._hold: list[bytes] | None = None  # frames queued behind a file frame being sent
         self._file_senders = 0
@@ -254,6 +267,10 @@ class Connection:
         self._closed = True
         self.transport.close()
 
+    def close_after_answer(self) -> None:
+        """Close once the answer being handled is written (the router writes it right after the handler returns)."""
+        asyncio.get_running_loop().call_soon(self.close)
+
     def check_timeouts(self, now: float) -> None:
         """Called about once a second by the app: close slowloris frames and connections that never log in."""
         if self.closed:
@@ -276,6 +293,13 @@ class Connection:
                 return
         else:
             self._partial = None
+        if s.idle_timeout_s > 0 and now - self.last_seen >= s.idle_timeout_s:
+            log.info("%s: silent for %g s, closing", self.remote, s.idle_timeout_s)
+            self.send(
+                envelope.error_from(BadState(f"nothing received for {s.idle_timeout_s:g} s: connection closed"))
+            )
+            self.close()
+            return
         if not self.authenticated and now - self.opened_at >= s.auth_timeout_s:
             if self.router.app.sessions.sessions_of(self):
                 self.authenticated = True  # logged in on this connection
@@ -293,9 +317,11 @@ class Connection:
         read = self.reader.read
         size = self.settings.read_size
         per_turn = max(1, self.settings.frames_per_turn)
+        clock = asyncio.get_running_loop().time
         try:
             while not self._closed:
                 data = await read(size)
+                self.last_seen = clock()
                 if not data:
                     if self.decoder.buffered:
                         log.info(

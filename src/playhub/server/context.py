@@ -10,6 +10,7 @@ from typing import Protocol
 
 from playhub.server.outbuf import OutputBudget
 from playhub.services.accounts import AccountService
+from playhub.services.admin import AdminService
 from playhub.services.bus import LocalBus
 from playhub.services.catalog import CatalogService
 from playhub.services.chat import ChatService
@@ -31,6 +32,8 @@ class Services(Protocol):
     output_budget: OutputBudget
     registrations: WindowLimiter
     accounts: AccountService
+    admin: AdminService
+    instance_id: str
     catalog: CatalogService
     uploads: UploadService
     store: StoreService

@@ -1,7 +1,8 @@
 """The command catalogue and dispatch.
 
-Each area declares its commands on a ``Routes`` object with the payload schema, the role its token must carry and the
-listeners it is served on. The router decodes the envelope once, checks the listener and the token, decodes the
+Each area declares its commands on a ``Routes`` object with the payload schema, the role its token must carry, the
+permission key its account's role must hold (services/admin.py) and the listeners it is served on. The router decodes
+the envelope once, checks the listener, the token and the permission, decodes the
 payload against the schema, calls the handler and encodes its result. Handlers never write to sockets themselves.
 """
 
@@ -69,6 +70,7 @@ class Command:
     listeners: Listener
     concurrent: bool
     decoder: msgspec.json.Decoder
+    permission: str | None = None
 
 
 class Routes:
@@ -87,13 +89,19 @@ class Routes:
         role: Role | None,
         listeners: Listener,
         concurrent: bool = False,
+        permission: str | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare a command. ``concurrent`` handlers run in their own task so a long wait (a vote) does not stop the
-        connection from serving its other requests; their responses carry the request ``id``."""
+        connection from serving its other requests; their responses carry the request ``id``. ``permission``: the key
+        the caller's role must hold (else 102), checked before the payload is decoded."""
+        if permission is not None and role is None:
+            raise RuntimeError(f"command {name}: a permission needs a role (a logged-in caller)")
 
         def register(fn: Handler) -> Handler:
             self.commands.append(
-                Command(name, schema, fn, role, listeners, concurrent, msgspec.json.Decoder(schema))
+                Command(
+                    name, schema, fn, role, listeners, concurrent, msgspec.json.Decoder(schema), permission
+                )
             )
             return fn
 
@@ -177,6 +185,8 @@ class Router:
             if cmd.role is not None:
                 user = self.app.sessions.resolve(req.token, cmd.role, conn)
                 conn.authenticated = True
+                if cmd.permission is not None:
+                    self.app.admin.require(user, cmd.permission)
             payload = envelope.decode_payload(req.payload, cmd.decoder)
         except PlayHubError as exc:
             conn.send(envelope.error_from(exc, req.id))

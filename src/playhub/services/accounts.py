@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from playhub.protocol.errors import Conflict, InvalidRequest, Unauthorized
+from playhub.protocol.errors import Conflict, Forbidden, InvalidRequest, Unauthorized
 from playhub.services.passwords import PasswordService
 from playhub.services.ratelimit import LoginLimiter
 from playhub.services.sessions import Peer, Principal, Role, SessionRegistry
@@ -78,6 +78,8 @@ class AccountService:
         if row is None or not verified.ok:
             raise Unauthorized("wrong username or password")
         attempt.succeeded()
+        if row.disabled:  # told only to whoever knows the password
+            raise Forbidden("account disabled")
         if verified.new_hash is not None:  # stored with other argon2 parameters: upgrade it now
             await self.db.run(repo.set_password_hash, row.id, verified.new_hash)
         return await self.sessions.start(role, row.id, row.username, peer)

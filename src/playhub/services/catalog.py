@@ -214,6 +214,15 @@ class CatalogService:
             self.events.emit("catalog_changed", game_id)
         return {"game_id": game_id, "status": status}
 
+    async def delist(self, game_id: str) -> None:
+        """Take any game off the store (moderation, ``games.moderate``): like its developer setting it OFFLINE."""
+        game = await self.db.run(sql.get_game, game_id)
+        if game is None:
+            raise NotFound(f"no game '{game_id}'")
+        if game.status != "OFFLINE":
+            await self.db.run(sql.set_game_status, game_id, "OFFLINE", time.time())
+            self.events.emit("catalog_changed", game_id)
+
     async def list_versions(self, developer_id: int, game_id: str) -> list[dict[str, Any]]:
         game = await self.owned_game(developer_id, game_id)
         rows = await self.db.run(sql.list_versions, game_id)

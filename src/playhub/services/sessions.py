@@ -52,6 +52,9 @@ class Peer(Protocol):
     @property
     def closed(self) -> bool: ...
 
+    def close(self) -> None:
+        """Close the connection (after what was already sent)."""
+
 
 def token_digest(token: str) -> bytes:
     """What the server keeps of a token: its SHA-256 (tokens are random, so no salt or slow hash is needed)."""

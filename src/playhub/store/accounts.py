@@ -15,6 +15,7 @@ class AccountRow:
     role: str
     username: str
     password_hash: str
+    disabled: bool = False  # banned (migration 0005)
 
 
 def create(conn: sqlite3.Connection, role: str, username: str, password_hash: str) -> int | None:
@@ -31,10 +32,10 @@ def create(conn: sqlite3.Connection, role: str, username: str, password_hash: st
 
 def find(conn: sqlite3.Connection, role: str, username: str) -> AccountRow | None:
     row = conn.execute(
-        "SELECT id, role, username, password_hash FROM accounts WHERE role = ? AND name_key = ?",
+        "SELECT id, role, username, password_hash, disabled FROM accounts WHERE role = ? AND name_key = ?",
         (role, name_key(username)),
     ).fetchone()
-    return AccountRow(*row) if row else None
+    return AccountRow(row[0], row[1], row[2], row[3], bool(row[4])) if row else None
 
 
 def set_password_hash(conn: sqlite3.Connection, account_id: int, password_hash: str) -> None:

@@ -92,7 +92,7 @@ async def chat_members(ctx: Context, p: ChannelRef) -> MemberList:
     return MemberList(ch.name, chat.members(ch.name))
 
 
-@routes.command("CHAT_SEND", ChatSend, role=_PLAYER, listeners=_LOBBY)
+@routes.command("CHAT_SEND", ChatSend, role=_PLAYER, listeners=_LOBBY, permission="chat.send")
 async def chat_send(ctx: Context, p: ChatSend) -> MessageReply:
     chat, user = _enter(ctx)
     if (p.channel is None) == (p.to is None):
@@ -142,7 +142,7 @@ async def set_nickname(ctx: Context, p: SetNickname) -> NicknameReply:
 
 
 # --- files ------------------------------------------------------------------------------------------------------------
-@routes.command("CHAT_FILE_BEGIN", ChatFileBegin, role=_PLAYER, listeners=_LOBBY)
+@routes.command("CHAT_FILE_BEGIN", ChatFileBegin, role=_PLAYER, listeners=_LOBBY, permission="chat.send")
 async def chat_file_begin(ctx: Context, p: ChatFileBegin) -> UploadStarted:
     chat, user = _enter(ctx)
     return await ctx.app.chat_files.begin(user, p.channel, p.filename, p.size_bytes, p.sha256)

@@ -80,7 +80,7 @@ async def unwatch_lobby(ctx: Context, p: Empty) -> dict:
     return {}
 
 
-@routes.command("CREATE_ROOM", GameRef, role=_PLAYER, listeners=_LOBBY)
+@routes.command("CREATE_ROOM", GameRef, role=_PLAYER, listeners=_LOBBY, permission="rooms.create")
 async def create_room(ctx: Context, p: GameRef) -> RoomEntered:
     return _entered(await _rooms(ctx).seats.create(_user(ctx), p.game_id))
 

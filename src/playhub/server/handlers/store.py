@@ -49,7 +49,7 @@ async def list_reviews(ctx: Context, p: ListReviews) -> dict[str, Any]:
     return await ctx.app.store.list_reviews(p.game_id, p.limit, p.offset)
 
 
-@routes.command("ADD_REVIEW", AddReview, role=Role.PLAYER, listeners=_LOBBY)
+@routes.command("ADD_REVIEW", AddReview, role=Role.PLAYER, listeners=_LOBBY, permission="store.review")
 async def add_review(ctx: Context, p: AddReview) -> dict[str, Any]:
     assert ctx.user is not None
     return await ctx.app.store.add_review(ctx.user.account_id, p.game_id, p.score, p.comment)
