@@ -34,6 +34,10 @@ class Settings:
     max_total_send_buffer_bytes: int = 128 << 20
     # SO_SNDBUF of accepted sockets (kernel memory per client); 0 = the OS default (autotuned).
     tcp_send_buffer_bytes: int = 256 * 1024
+    close_drain_timeout_s: float = 2.0  # a connection closed on an error waits this long for its last answer to leave
+    listener_close_timeout_s: float = 2.0  # at shutdown, how long to wait for each listener to close
+    housekeeping_interval_s: float = 1.0  # timeouts, session grace periods and expiries are checked this often
+    sendfile_slice_bytes: int = 1 << 20  # bytes one sendfile download sends before letting other tasks run
     frames_per_turn: int = 32  # frames handled from one connection before it yields to the others
     max_connections: int = 10_000
     # --- timeouts ---
@@ -68,6 +72,8 @@ class Settings:
     login_limiter_max_keys: int = 100_000  # entries per login counter table (least recently used dropped first)
     session_resume_grace_s: float = 60.0  # a dropped connection counts as gone (rooms, presence) after this long
     session_ttl_s: float = 7 * 24 * 3_600.0  # a token unused for this long expires (sliding)
+    session_replaced_memory: int = 100_000  # superseded tokens remembered (105 instead of 101) in memory
+    session_purge_interval_s: float = 60.0  # how often expired sessions are dropped from memory and the database
     session_touch_interval_s: float = 300.0  # how often use of a token extends its stored expiry, at most
     presence_batch_s: float = 0.05  # PLAYER_PRESENCE changes within this window go out as one delta; 0 = at once
     max_sessions_per_connection: int = 4  # sessions (logins/registrations) bound to one connection at once
@@ -96,6 +102,8 @@ class Settings:
     max_package_ratio: int = 50
     # Disk one developer's published versions (archive + unpacked files) and open uploads may use in total.
     developer_storage_quota_bytes: int = 2 << 30
+    # How stale an upload's durable progress may get; a crash costs the client at most this much resending.
+    upload_persist_interval_s: float = 0.5
     upload_expiry_s: float = 3_600.0  # an upload with no chunk for this long is abandoned
     max_open_uploads_per_developer: int = 16  # open (unfinished) uploads one developer may hold at once
     upload_write_queue: int = (

@@ -62,7 +62,12 @@ class PlayHubApp:
         self.events = EventBus()
         # --- sessions and the push bus ---
         self.sessions = SessionRegistry(
-            s.session_resume_grace_s, db=self.db, ttl_s=s.session_ttl_s, touch_interval_s=s.session_touch_interval_s
+            s.session_resume_grace_s,
+            db=self.db,
+            ttl_s=s.session_ttl_s,
+            touch_interval_s=s.session_touch_interval_s,
+            replaced_memory=s.session_replaced_memory,
+            purge_interval_s=s.session_purge_interval_s,
         )
         self.sessions.max_per_peer = s.max_sessions_per_connection
         self.bus = LocalBus(self.sessions)
@@ -203,7 +208,7 @@ class PlayHubApp:
     async def _housekeeping(self) -> None:
         next_admin_poll = 0.0
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(self.settings.housekeeping_interval_s)
             if time.monotonic() >= next_admin_poll:
                 next_admin_poll = time.monotonic() + self.settings.admin_poll_interval_s
                 try:
@@ -253,7 +258,7 @@ class PlayHubApp:
                 log.exception("closing %s failed", name)
         for server in self._servers:
             try:
-                await asyncio.wait_for(server.wait_closed(), 2.0)
+                await asyncio.wait_for(server.wait_closed(), self.settings.listener_close_timeout_s)
             except TimeoutError:
                 pass
         self.accounts.close()

@@ -31,14 +31,23 @@ from playhub.server.outbuf import OutputGuard
 from playhub.wire.framing import FrameDecoder, FrameTooLarge, Framing, encode_frame, encode_frame_parts
 
 if TYPE_CHECKING:
-    from playhub.server.context import Services
+    from playhub.server.outbuf import OutputBudget
+    from playhub.services.sessions import SessionRegistry
     from playhub.settings import Settings
+
+
+class _ConnectionServices(Protocol):
+    """What a connection uses of the app (kept this small so that connection.py depends on no other server module
+    than outbuf: modules that server/context.py imports may then name ``Connection`` without a cycle)."""
+
+    output_budget: OutputBudget
+    sessions: SessionRegistry
 
 
 class Dispatcher(Protocol):
     """The router as a connection sees it (server/router.py): hands each frame to its command."""
 
-    app: Services
+    app: _ConnectionServices
 
     async def dispatch(self, conn: Connection, frame: bytes) -> None: ...
 
@@ -343,7 +352,7 @@ class Connection:
 
     async def _flush_and_close(self) -> None:
         try:
-            await asyncio.wait_for(self.writer.drain(), 2.0)
+            await asyncio.wait_for(self.writer.drain(), self.settings.close_drain_timeout_s)
         except (ConnectionError, TimeoutError):
             pass
         self.close()

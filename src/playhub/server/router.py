@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from playhub.protocol import envelope
+from playhub.protocol.codes import Code
 from playhub.protocol.errors import InvalidRequest, PlayHubError, ServerError
 from playhub.protocol.seed003 import Seed003Code, error_answer
 from playhub.server.context import Services
@@ -176,7 +177,7 @@ class Router:
         if cmd is None:
             conn.send(
                 envelope.error(
-                    100, f"unknown command type '{req.type}' on the {self._where} port", req_id=req.id
+                    Code.INVALID_REQUEST, f"unknown command type '{req.type}' on the {self._where} port", req_id=req.id
                 )
             )
             return
@@ -199,19 +200,19 @@ class Router:
 
     async def _dispatch_binary(self, conn: Connection, frame: bytes) -> None:
         if conn.framing is not Framing.LENGTH_PREFIXED:
-            conn.send(envelope.error(100, "binary frames are only accepted on length-prefixed connections"))
+            conn.send(envelope.error(Code.INVALID_REQUEST, "binary frames are only accepted on length-prefixed connections"))
             return
         try:
             chunk = decode_binary(frame)
         except BadBinaryFrame as exc:
-            conn.send(envelope.error(100, str(exc), req_id=exc.req_id))
+            conn.send(envelope.error(Code.INVALID_REQUEST, str(exc), req_id=exc.req_id))
             return
         req_id = chunk.req_id or None
         handler = self.binary.get(chunk.kind)
         if handler is None:
             conn.send(
                 envelope.error(
-                    100,
+                    Code.INVALID_REQUEST,
                     f"binary frames of kind {chunk.kind} are not accepted on the {self._where} port",
                     req_id=req_id,
                 )

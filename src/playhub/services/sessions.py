@@ -84,8 +84,6 @@ SessionEvent = Callable[
     [str, Principal], None
 ]  # ("login" | "logout" | "replaced" | "disconnect" | "resume" | "expire")
 
-_REPLACED_MEMORY = 100_000
-_PURGE_EVERY_S = 60.0
 
 
 class SessionRegistry:
@@ -96,10 +94,14 @@ class SessionRegistry:
         db: Database | None = None,
         ttl_s: float = 7 * 24 * 3_600.0,
         touch_interval_s: float = 300.0,
+        replaced_memory: int = 100_000,
+        purge_interval_s: float = 60.0,
     ) -> None:
         self.resume_grace_s = resume_grace_s
         self.ttl_s = ttl_s
         self.touch_interval_s = touch_interval_s
+        self.replaced_memory = replaced_memory
+        self.purge_interval_s = purge_interval_s
         self.db = db
         self.max_per_peer = 0  # sessions one connection may carry (0 = no limit); resuming counts too
         self._by_token: dict[bytes, Principal] = {}  # by SHA-256 of the token
@@ -167,7 +169,7 @@ class SessionRegistry:
 
     def _remember_replaced(self, token_hash: bytes, account_id: int, expires_at: float) -> None:
         self._replaced[token_hash] = (account_id, expires_at)
-        if len(self._replaced) > _REPLACED_MEMORY:
+        if len(self._replaced) > self.replaced_memory:
             self._replaced.popitem(last=False)
 
     def logout(self, principal: Principal) -> bool:
@@ -351,7 +353,7 @@ class SessionRegistry:
         self.expire()
         await self.flush()
         now = time.time()
-        if now - self._last_purge >= _PURGE_EVERY_S:
+        if now - self._last_purge >= self.purge_interval_s:
             self._last_purge = now
             self.sweep_expired(now)
             if self.db is not None:

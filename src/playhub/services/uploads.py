@@ -6,7 +6,7 @@ order, while the event loop goes on receiving the next ones; at most ``upload_wr
 client sending faster than the disk is slowed down instead of buffered. The chunk arrives either base64-decoded from
 an ``UPLOAD_CHUNK`` request or raw from a binary chunk frame; the service does not see the difference. The SHA-256 is
 computed as the bytes are written, so ``UPLOAD_END`` never reads the part back to hash it. Progress is written to the
-database at most every ``PERSIST_EVERY_S`` (and always when the last byte arrives), only after the writer thread has
+database at most every ``upload_persist_interval_s`` (and always when the last byte arrives), only after the writer thread has
 handed every counted byte to the OS; after a crash the part file is cut back to the recorded length, so the row never
 claims bytes the file does not hold.
 
@@ -54,9 +54,6 @@ from playhub.store.uploads import UploadRow
 
 log = logging.getLogger("playhub.uploads")
 
-PERSIST_EVERY_S = (
-    0.5  # how stale the durable progress may get; a crash costs the client at most this much resending
-)
 _STAGE_PREFIX = "stage-"
 
 
@@ -433,7 +430,7 @@ class UploadService:
             live.last_activity = now
             try:
                 await live.settle(self.settings.upload_write_queue)
-                if now - live.persisted_at >= PERSIST_EVERY_S or live.received == live.row.size_bytes:
+                if now - live.persisted_at >= self.settings.upload_persist_interval_s or live.received == live.row.size_bytes:
                     # Bytes reach the OS before the row claims them: a crash can only lose progress, never invent it.
                     await live.settle()
                     await live.run(live.fh.flush)

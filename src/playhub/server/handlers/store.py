@@ -130,8 +130,6 @@ async def _stream(conn: Connection, service: DownloadService, dl: Download) -> N
     await _run_stream(conn, service, dl, body)
 
 
-# Bytes one file stream sends before letting other tasks run (the socket may take several chunks in a row).
-_SENDFILE_SLICE = 1 << 20
 
 
 async def _stream_sendfile(conn: Connection, service: DownloadService, dl: Download) -> None:
@@ -145,7 +143,7 @@ async def _stream_sendfile(conn: Connection, service: DownloadService, dl: Downl
                     await conn.send_file(head, fd, offset, length)
                     dl.sent_bytes += length
                     since_yield += length
-                    if since_yield >= _SENDFILE_SLICE:
+                    if since_yield >= conn.settings.sendfile_slice_bytes:
                         since_yield = 0
                         await asyncio.sleep(0)
         finally:
