@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from playhub.protocol.codes import Code
 from playhub.protocol.errors import PlayHubError
 from tests.helpers import Harness
 from tests.lobby_helpers import make_game, start_two
+from tests.store_helpers import publish
 
 # Every privileged command, with a payload that would be valid, and the key it needs.
 PRIVILEGED: list[tuple[str, dict[str, Any], str]] = [
@@ -26,6 +29,8 @@ PRIVILEGED: list[tuple[str, dict[str, Any], str]] = [
     ("ADMIN_USER_KICK", {"username": "alice"}, "users.moderate"),
     ("ADMIN_GAME_DELIST", {"game_id": "g-x"}, "games.moderate"),
     ("ADMIN_ANNOUNCE", {"message": "hello"}, "server.announce"),
+    ("ADMIN_CHAT_MUTE", {"channel": "general", "username": "alice"}, "chat.moderate"),
+    ("ADMIN_CHAT_UNMUTE", {"channel": "general", "username": "alice"}, "chat.moderate"),
     ("ADMIN_AUDIT", {}, "audit.read"),
     ("CREATE_ROOM", {"game_id": "g-x"}, "rooms.create"),
     ("ADD_REVIEW", {"game_id": "g-x", "score": 5, "comment": ""}, "store.review"),
@@ -224,3 +229,66 @@ async def test_users_list_pages_and_filters(hub: Harness) -> None:
     assert rest["users"][1]["role"] == "admin" and rest["users"][1]["online"]
     assert await _code(root.request("ADMIN_USERS_LIST", {"status": "gone"})) == Code.INVALID_REQUEST
     assert await _code(root.request("ADMIN_USERS_LIST", {"limit": 100_000})) == Code.INVALID_REQUEST
+
+
+async def test_mute_in_chat_and_a_ban_during_chat(hub: Harness) -> None:
+    mod = await hub.player("mod")
+    await hub.app.admin.set_user_role("console:test", "mod", "moderator")
+    alice, bob = await hub.player("alice"), await hub.player("bob")
+    for c in (mod, alice, bob):
+        await c.request("CHAT_OPEN")
+    await alice.request("CHAT_SEND", {"channel": "general", "text": "hello"})
+    muted = await mod.request(
+        "ADMIN_CHAT_MUTE", {"channel": "general", "username": "alice", "duration_s": 60}
+    )
+    assert muted["until"] is not None
+    assert await _code(alice.request("CHAT_SEND", {"channel": "general", "text": "again"})) == Code.FORBIDDEN
+    await mod.request("ADMIN_CHAT_UNMUTE", {"channel": "general", "username": "alice"})
+    await alice.request("CHAT_SEND", {"channel": "general", "text": "back"})
+    assert await _code(mod.request("ADMIN_CHAT_MUTE", {"channel": "nowhere", "username": "alice"})) == 103
+    assert await _code(mod.request("ADMIN_CHAT_MUTE", {"channel": "general", "username": "ghost"})) == 103
+    bad = {"channel": "general", "username": "alice", "duration_s": -1}
+    assert await _code(mod.request("ADMIN_CHAT_MUTE", bad)) == Code.INVALID_REQUEST
+    # A ban in the middle of a conversation: the chat says so, the banned user is gone from it.
+    marked = asyncio.ensure_future(bob.wait_push("CHAT_MESSAGE", lambda p: p["system"]))
+    left = asyncio.ensure_future(bob.wait_push("CHAT_MEMBER_LEFT", lambda p: p["username"] == "alice"))
+    await mod.request("ADMIN_USER_BAN", {"username": "alice", "reason": "spam"})
+    assert (await asyncio.wait_for(marked, 5))["text"] == "alice was banned"
+    await asyncio.wait_for(left, 5)
+    await asyncio.wait_for(alice.wait_closed(), 5)
+    actions = [e["action"] for e in (await mod.request("ADMIN_AUDIT"))["entries"]]
+    assert actions[:3] == ["user_ban", "chat_unmute", "chat_mute"]
+
+
+async def test_a_ban_stops_a_running_download(make_hub: Any) -> None:
+    hub: Harness = await make_hub(close_flush_timeout_s=0.5)
+    root = await _admin(hub)
+    game_id = await publish(hub.app, "bigone", payload_bytes=24 << 20)
+    reader, writer = await asyncio.open_connection("127.0.0.1", hub.app.lobby_port)
+    creds = {"username": "dora", "password": "secret-pw"}
+    writer.write(json.dumps({"type": "REGISTER_PLAYER", "payload": creds, "id": 1}).encode() + b"\n")
+    answer = json.loads(await reader.readline())
+    while "status" not in answer:  # pushes (presence) may come first
+        answer = json.loads(await reader.readline())
+    assert answer["status"] == "ok", answer
+    token = answer["payload"]["session_token"]
+    begin = {"type": "DOWNLOAD_BEGIN", "token": token, "payload": {"game_id": game_id}, "id": 2}
+    writer.write(json.dumps(begin).encode() + b"\n")
+    await writer.drain()
+    for _ in range(100):  # the stream runs, held back by this client not reading
+        if hub.app.downloads.active:
+            break
+        await asyncio.sleep(0.05)
+    assert hub.app.downloads.active
+    await root.request("ADMIN_USER_BAN", {"username": "dora"})
+    for _ in range(100):
+        if not hub.app.downloads.active:
+            break
+        await asyncio.sleep(0.05)
+    assert not hub.app.downloads.active
+    with contextlib.suppress(ConnectionError):
+        while await asyncio.wait_for(
+            reader.read(1 << 20), 10
+        ):  # the connection ends (cut: it was not reading)
+            pass
+    writer.close()

@@ -53,6 +53,7 @@ async def test_server_restart_shows_banner_then_resumes_the_session(tmp_path: Pa
             await wait_for(pilot, lambda: app.session.online, timeout=20, what="reconnected")
             await wait_for(pilot, lambda: not banner.has_class("-shown"), what="banner gone")
             assert app.session.client.token == old_token  # resumed: no new login, no password hash
+            assert app.session.server_restarted  # another instance_id: the player is told "server restarted"
             assert app.screen is store  # the player stays where they were
             # The screen reloaded by itself and requests work again.
             await wait_for(pilot, lambda: store.query_one(NumberedTable).row_count == 1)

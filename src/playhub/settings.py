@@ -51,6 +51,7 @@ class Settings:
     listen_backlog: int = 1_024
     # Heartbeat: a connection that sends nothing (not even PING) for this long is closed; 0 = never.
     idle_timeout_s: float = 45.0
+    close_flush_timeout_s: float = 5.0  # a closed connection's unsent output must be read within this, or it is cut
     client_ping_interval_s: float = 15.0  # how often clients should PING (told by SERVER_INFO)
 
     # --- accounts ---
@@ -69,6 +70,7 @@ class Settings:
     login_fail_max_per_account: int = 20  # attempts per account from all addresses per window
     # Attempts per client IP per window: high, because many honest players may share one address.
     login_fail_max_per_ip: int = 200
+    auth_failure_jitter_s: float = 0.1  # a failed login answers after a random delay of up to this
     login_limiter_max_keys: int = 100_000  # entries per login counter table (least recently used dropped first)
     session_resume_grace_s: float = 60.0  # a dropped connection counts as gone (rooms, presence) after this long
     session_ttl_s: float = 7 * 24 * 3_600.0  # a token unused for this long expires (sliding)

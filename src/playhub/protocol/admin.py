@@ -59,6 +59,17 @@ class GameDelist(Payload):
     game_id: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
+class ChatMute(Payload):
+    channel: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    username: Name
+    duration_s: Int64 = 0  # 0: until ADMIN_CHAT_UNMUTE
+
+
+class ChatUnmute(Payload):
+    channel: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    username: Name
+
+
 class Announce(Payload):
     message: Text
 

@@ -99,6 +99,7 @@ class PlayHubApp:
         self.chat_files = ChatFileService(s, self.chat, self.blobs.tmp)
         self.chat.follow_sessions(self.sessions)
         self._chat_follows_rooms()
+        self.admin.chat = self.chat  # mutes, and bans marked in chat
         # Seed 003's own protocol: a door onto the same services (the routers find it as ``seed003``).
         self.seed003 = Seed003Door(self)
         # --- the edge ---

@@ -264,8 +264,12 @@ class Connection:
         self.transport.abort()
 
     def close(self) -> None:
+        """Close after what is queued is written; a client that does not read it within ``close_flush_timeout_s`` is
+        dropped, so a closed connection cannot keep its tasks (a download waiting on a full buffer) alive."""
         self._closed = True
         self.transport.close()
+        if self.transport.get_write_buffer_size():
+            asyncio.get_running_loop().call_later(self.settings.close_flush_timeout_s, self.transport.abort)
 
     def close_after_answer(self) -> None:
         """Close once the answer being handled is written (the router writes it right after the handler returns)."""

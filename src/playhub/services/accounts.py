@@ -7,6 +7,8 @@ they survive restarts).
 
 from __future__ import annotations
 
+import asyncio
+import random
 import re
 
 from playhub.protocol.errors import Conflict, Forbidden, InvalidRequest, Unauthorized
@@ -62,6 +64,14 @@ class AccountService:
         return await self.sessions.start(role, account_id, username, peer)
 
     async def login(self, role: Role, username: str, password: str, peer: Peer | None, ip: str) -> Principal:
+        try:
+            return await self._login(role, username, password, peer, ip)
+        except (Unauthorized, Forbidden):
+            # A small random delay on every failure blurs the timing differences a prober could measure.
+            await asyncio.sleep(random.uniform(0.0, self.settings.auth_failure_jitter_s))
+            raise
+
+    async def _login(self, role: Role, username: str, password: str, peer: Peer | None, ip: str) -> Principal:
         # Both taken before any await: a full hashing queue refuses at once without counting an attempt, and the
         # attempt is counted before hashing, so parallel attempts cannot all pass the check while the first ones hash.
         slot = self.passwords.reserve()

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from playhub.protocol.errors import BadState, Conflict, Forbidden, InvalidRequest, NotFound
 from playhub.protocol.pushes import Announcement, PermissionsChanged, SessionClosed
@@ -78,6 +79,16 @@ class _State:
 AccountClosedHook = Callable[[str, str, str], None]
 
 
+class ChatModeration(Protocol):
+    """What moderation uses of the chat service (services/chat.py)."""
+
+    async def mute(self, name: str, username: str, until: float | None) -> None: ...
+
+    async def unmute(self, name: str, username: str) -> None: ...
+
+    async def system_message(self, name: str, text: str) -> Any: ...
+
+
 class AdminService:
     def __init__(
         self,
@@ -95,6 +106,7 @@ class AdminService:
         self._journal = 0
         self._hooks: list[AccountClosedHook] = []
         self.delist_game = delist_game  # the catalogue's: takes any game off the store
+        self.chat: ChatModeration | None = None  # attached by the composition root once chat is built
 
     # --- loading and watching ---------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -230,6 +242,30 @@ class AdminService:
         await self.delist_game(game_id)
         await self.db.run(repo.audit, actor.username, "game_delist", game_id, "")
 
+    async def mute(self, actor: Principal, channel: str, username: str, duration_s: int) -> float | None:
+        """Keep ``username`` from posting in ``channel`` for ``duration_s`` seconds (0: until unmuted)."""
+        if self.chat is None:  # pragma: no cover - always attached by the server
+            raise BadState("chat is not available")
+        if duration_s < 0:
+            raise InvalidRequest("duration_s must be 0 (until unmuted) or more")
+        user = await self.db.run(repo.find_user, "player", username)
+        if user is None:
+            raise NotFound(f"no player named '{username}'")
+        until = time.time() + duration_s if duration_s else None
+        await self.chat.mute(channel, user.username, until)
+        detail = f"{channel} for {duration_s} s" if duration_s else f"{channel} until unmuted"
+        await self.db.run(repo.audit, actor.username, "chat_mute", user.username, detail)
+        return until
+
+    async def unmute(self, actor: Principal, channel: str, username: str) -> None:
+        if self.chat is None:  # pragma: no cover - always attached by the server
+            raise BadState("chat is not available")
+        user = await self.db.run(repo.find_user, "player", username)
+        if user is None:
+            raise NotFound(f"no player named '{username}'")
+        await self.chat.unmute(channel, user.username)
+        await self.db.run(repo.audit, actor.username, "chat_unmute", user.username, channel)
+
     async def announce(self, actor: Principal, message: str) -> int:
         message = message.strip()
         if not message:
@@ -257,6 +293,15 @@ class AdminService:
         ended = await self.sessions.revoke_account(role, account_id)
         if peer is not None and not peer.closed and self.sessions.sessions_of(peer) == 0:
             peer.close()
+        if (
+            kind == "player" and self.chat is not None
+        ):  # chat marks them: everyone in general sees why they left
+            try:
+                await self.chat.system_message(
+                    "general", f"{username} was {'kicked' if kicked else 'banned'}"
+                )
+            except Exception:
+                log.exception("could not tell the chat")
         for hook in list(self._hooks):
             try:
                 hook(kind, username, reason)

@@ -87,6 +87,8 @@ class PlayerSession:
         self._closing = False
         self._watcher: asyncio.Task[None] | None = None
         self._online = asyncio.Event()
+        self.instance_id: str | None = None  # the server's, from SERVER_INFO: another one after a reconnect = restart
+        self.server_restarted = False
 
     # --- lifecycle -------------------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -132,6 +134,7 @@ class PlayerSession:
             timeout=self.connect_timeout_s,
         )
         client.on_push(self._dispatch_push)
+        self.instance_id = await self._instance(client)
         old, self.client = self.client, client
         if old is not None and old is not client:
             await old.close()
@@ -267,8 +270,21 @@ class PlayerSession:
                 detail = "session resumed"
             else:
                 detail = "reconnected and logged in again" if old_token else "reconnected"
+            instance = await self._instance(client)
+            self.server_restarted = None not in (instance, self.instance_id) and instance != self.instance_id
+            self.instance_id = instance or self.instance_id
+            if self.server_restarted:
+                detail = f"server restarted; {detail}"
             self._set_state(StateChange(ConnState.ONLINE, detail, attempt, resumed))
             return
+
+    @staticmethod
+    async def _instance(client: Client) -> str | None:
+        """The server's ``instance_id`` (new at each of its starts); None when it cannot say."""
+        try:
+            return str((await client.request("SERVER_INFO", timeout=5.0))["instance_id"])
+        except (PlayHubError, ConnectionError, TimeoutError, KeyError):
+            return None
 
     async def _restore_login(self, client: Client, old_token: str | None) -> bool:
         """Log the new connection in; True when the old session was resumed rather than replaced."""

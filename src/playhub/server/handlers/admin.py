@@ -10,6 +10,8 @@ from typing import Any
 from playhub.protocol.admin import (
     Announce,
     AuditRead,
+    ChatMute,
+    ChatUnmute,
     GameDelist,
     RoleCreate,
     RoleDelete,
@@ -143,6 +145,18 @@ async def user_kick(ctx: Context, p: UserBan) -> dict:
 async def game_delist(ctx: Context, p: GameDelist) -> dict:
     await ctx.app.admin.delist(_user(ctx), p.game_id)
     return {"game_id": p.game_id, "status": "OFFLINE"}
+
+
+@routes.command("ADMIN_CHAT_MUTE", ChatMute, role=_PLAYER, listeners=_LOBBY, permission="chat.moderate")
+async def chat_mute(ctx: Context, p: ChatMute) -> dict:
+    until = await ctx.app.admin.mute(_user(ctx), p.channel, p.username, p.duration_s)
+    return {"channel": p.channel, "username": p.username, "until": until}
+
+
+@routes.command("ADMIN_CHAT_UNMUTE", ChatUnmute, role=_PLAYER, listeners=_LOBBY, permission="chat.moderate")
+async def chat_unmute(ctx: Context, p: ChatUnmute) -> dict:
+    await ctx.app.admin.unmute(_user(ctx), p.channel, p.username)
+    return {"channel": p.channel, "username": p.username}
 
 
 @routes.command("ADMIN_ANNOUNCE", Announce, role=_PLAYER, listeners=_LOBBY, permission="server.announce")
