@@ -212,6 +212,22 @@ class Settings:
     seed003_relay_wait_s: float = 30.0
     seed003_relay_max_clients: int = 16  # connections one room's relay carries at once
 
+    # --- peer-to-peer connections (docs/p2p.md) ---
+    p2p_session_timeout_s: float = 20.0  # from P2P_REQUEST until the path is decided (direct or relayed) → failed
+    p2p_requests_per_window: int = 10  # P2P_REQUESTs one player may send per window → 106 past it
+    p2p_request_window_s: float = 60.0
+    p2p_max_sessions_per_user: int = 4  # open P2P sessions (not yet ended) one player may be part of → 105
+    p2p_max_sessions: int = 1_000  # open P2P sessions on the server → 105
+    p2p_relay: bool = True  # fall back to relaying through the server when the direct path fails
+    p2p_max_relays: int = 100  # relayed sessions at once on the server; past it a fallback ends as failed
+    p2p_relay_pair_timeout_s: float = 10.0  # P2P_RELAY waits this long for the other side's relay connection → 105
+    p2p_relay_bytes_per_s: int = 256 * 1024  # bandwidth cap of one relayed session, each direction
+    p2p_relay_max_bytes: int = 64 << 20  # bytes one relayed session may carry in all; past it the relay ends (106)
+    p2p_relay_idle_timeout_s: float = 300.0  # a relay that carried nothing for this long is closed
+    p2p_signal_max_bytes: int = 16 * 1024  # one P2P_SIGNAL's data, encoded as JSON → 100 past it
+    p2p_signals_per_window: int = 120  # P2P_SIGNALs one player may send per window → 106 past it
+    p2p_signal_window_s: float = 10.0
+
     @property
     def advertised_host(self) -> str:
         if self.public_host:

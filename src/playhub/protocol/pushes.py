@@ -13,6 +13,7 @@ import msgspec
 
 from playhub.protocol.chat import ChannelInfo
 from playhub.protocol.lobby import RoomInfo
+from playhub.protocol.p2p import PeerAddress
 from playhub.protocol.schemas import Int64
 
 
@@ -210,3 +211,47 @@ class SessionClosed(Push):
 class Announcement(Push):
     message: str
     by: str
+
+# --- peer-to-peer (docs/p2p.md) ---------------------------------------------------------------------------------------
+@push("P2P_INVITE")
+class P2PInvite(Push):
+    session_id: str
+    role: str  # "caller" | "callee"
+    token: str  # the session's one-time secret, the same for both sides
+    peer: PeerAddress
+    room_id: str | None
+    timeout_s: float
+
+
+@push("P2P_PEER")
+class P2PPeer(Push):
+    """The other side's listener: dial ``peer.ip``:``peer.port`` (port 0: it cannot listen)."""
+
+    session_id: str
+    peer: PeerAddress
+
+
+@push("P2P_RESULT")
+class P2PResult(Push):
+    session_id: str
+    outcome: str  # "direct" | "relayed" | "failed"
+    code: int  # 0, or why it failed (a status code)
+    reason: str
+
+
+@push("P2P_CLOSED")
+class P2PClosed(Push):
+    """A relayed session ended."""
+
+    session_id: str
+    code: int
+    reason: str
+    bytes: int
+
+
+@push("P2P_SIGNAL")
+class P2PSignalled(Push):
+    """Signalling data (a WebRTC offer, answer or ICE candidate) from another player, as sent."""
+
+    sender: str = msgspec.field(name="from")
+    data: Any

@@ -22,6 +22,7 @@ from playhub.server.connection import Connection
 from playhub.server.doors.seed003 import Seed003Door
 from playhub.server.handlers import AREAS
 from playhub.server.outbuf import OutputBudget
+from playhub.server.p2p_relay import RelayHub, lobby_address
 from playhub.server.router import Listener, Router
 from playhub.server.sockopts import tune_socket
 from playhub.services.accounts import AccountService
@@ -32,6 +33,7 @@ from playhub.services.chat import ChatService
 from playhub.services.chat_files import ChatFileService
 from playhub.services.downloads import DownloadService
 from playhub.services.events import EventBus
+from playhub.services.p2p import P2PService
 from playhub.services.presence import PresenceService
 from playhub.services.quotas import WindowLimiter
 from playhub.services.rooms import RoomService
@@ -102,7 +104,10 @@ class PlayHubApp:
         self.admin.chat = self.chat  # mutes, and bans marked in chat
         # Seed 003's own protocol: a door onto the same services (the routers find it as ``seed003``).
         self.seed003 = Seed003Door(self)
+        self.p2p = P2PService(s, self.sessions, self.bus, self.rooms.seats.get, lobby_address)
         # --- the edge ---
+        self.relay = RelayHub(s, self.p2p)  # P2P relay connections
+        self.p2p.on_relay_end = self.relay.session_ended
         self.output_budget = OutputBudget(s)  # unread output across all connections
         self.dev_port = 0
         self.lobby_port = 0
@@ -250,6 +255,8 @@ class PlayHubApp:
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        self.relay.close()
+        self.p2p.close()
         await self.seed003.close()
         self.chat_files.close()
         for name, close in (("rooms", self.rooms.close), ("uploads", self.uploads.close), ("chat", self.chat.close)):

@@ -54,6 +54,10 @@ class Dispatcher(Protocol):
 
 log = logging.getLogger("playhub.conn")
 
+# Runs the connection after a command handed it over (``hand_over``); the flag says whether the client sent more bytes
+# after that command, before its answer (which a byte stream cannot accept).
+Handover = Callable[["Connection", bool], Coroutine[Any, Any, None]]
+
 
 def _nonblocking(fn: Callable[..., int], *args: Any) -> int:
     """Bytes written by one non-blocking call on the socket (0 when it would block)."""
@@ -100,6 +104,7 @@ class Connection:
         "_partial",
         "_hold",
         "_file_senders",
+        "_handover",
     )
 
     def __init__(
@@ -126,6 +131,7 @@ class Connection:
         self._partial: tuple[int, float] | None = None  # (frames, first seen) of an unfinished frame
         self._hold: list[bytes] | None = None  # frames queued behind a file frame being sent
         self._file_senders = 0
+        self._handover: Handover | None = None  # takes the connection over after the current frame (a relay)
 
     @property
     def closed(self) -> bool:
@@ -259,6 +265,11 @@ class Connection:
     def on_close(self, callback: Callable[[Connection], None]) -> None:
         self._on_close.append(callback)
 
+    def hand_over(self, handover: Handover) -> None:
+        """After the frame being handled is answered, stop reading frames and let ``handover`` run the connection
+        (as raw bytes) until it returns; then the connection closes as usual."""
+        self._handover = handover
+
     def abort(self) -> None:
         self._closed = True
         self.transport.abort()
@@ -340,10 +351,14 @@ class Connection:
                     self.send(router.too_large(exc))
                     await self._flush_and_close()
                     break
-                for frame in frames:
+                for i, frame in enumerate(frames):
                     await router.dispatch(self, frame)
                     if self._closed:
                         break
+                    if self._handover is not None:
+                        extra = i + 1 < len(frames) or self.decoder.buffered > 0
+                        await self._handover(self, extra)
+                        return
                     self.frames += 1
                     if not self.frames % per_turn:
                         # A read returns at once while data is buffered: without this, one client pipelining

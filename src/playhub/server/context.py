@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from playhub.server.outbuf import OutputBudget
+from playhub.server.p2p_relay import RelayHub
 from playhub.services.accounts import AccountService
 from playhub.services.admin import AdminService
 from playhub.services.bus import LocalBus
@@ -16,6 +17,7 @@ from playhub.services.catalog import CatalogService
 from playhub.services.chat import ChatService
 from playhub.services.chat_files import ChatFileService
 from playhub.services.downloads import DownloadService
+from playhub.services.p2p import P2PService
 from playhub.services.presence import PresenceService
 from playhub.services.quotas import WindowLimiter
 from playhub.services.rooms import RoomService
@@ -40,5 +42,7 @@ class Services(Protocol):
     downloads: DownloadService
     presence: PresenceService
     rooms: RoomService
+    p2p: P2PService
+    relay: RelayHub
     chat: ChatService
     chat_files: ChatFileService

@@ -23,6 +23,23 @@ from playhub.store.db import Database
 _encode = msgspec.json.Encoder().encode
 
 
+class LatestVersion(msgspec.Struct):
+    """The version a download without ``version`` gets."""
+
+    version: str
+    size_bytes: int
+    checksum: str
+
+
+class ReviewPage(msgspec.Struct):
+    """One page of a game's reviews, newest first."""
+
+    game_id: str
+    reviews: list[dict[str, Any]]
+    total: int
+    offset: int
+
+
 class StoreService:
     def __init__(self, settings: Settings, db: Database, events: EventBus) -> None:
         self.settings = settings
@@ -74,7 +91,7 @@ class StoreService:
                 self._details.popitem(last=False)
         return raw
 
-    async def latest_version(self, game_id: str) -> dict[str, Any]:
+    async def latest_version(self, game_id: str) -> LatestVersion:
         target = await self.db.run(storefront.download_target, game_id, None)
         if target is None:
             raise NotFound(f"no game with id '{game_id}' in the store")
@@ -83,13 +100,9 @@ class StoreService:
             raise BadState("this game has been delisted: it cannot be downloaded")
         if row is None:
             raise NotFound("this game has no published version yet")
-        return {
-            "version": row.version,
-            "size_bytes": row.size_bytes,
-            "checksum": normalize_checksum(row.checksum),
-        }
+        return LatestVersion(row.version, row.size_bytes, normalize_checksum(row.checksum))
 
-    async def list_reviews(self, game_id: str, limit: int | None, offset: int) -> dict[str, Any]:
+    async def list_reviews(self, game_id: str, limit: int | None, offset: int) -> ReviewPage:
         page_max = self.settings.reviews_page_max
         if limit is None:
             limit = page_max
@@ -106,10 +119,10 @@ class StoreService:
         if found is None:
             raise NotFound(f"no game with id '{game_id}' in the store")
         reviews, total = found
-        return {"game_id": game_id, "reviews": reviews, "total": total, "offset": offset}
+        return ReviewPage(game_id, reviews, total, offset)
 
-    async def played_games(self, player_id: int) -> dict[str, Any]:
-        return {"games": await self.db.run(storefront.played_games, player_id)}
+    async def played_games(self, player_id: int) -> list[dict[str, Any]]:
+        return await self.db.run(storefront.played_games, player_id)  # type: ignore[no-any-return]
 
     # --- writes --------------------------------------------------------------------------------------------------
     async def add_review(self, player_id: int, game_id: str, score: int, comment: str) -> dict[str, Any]:

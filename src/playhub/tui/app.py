@@ -384,7 +384,8 @@ class PlayerApp(App[None]):
                 folder = Path(self.library.version_dir(start.game_name, start.version))
             except ValueError as exc:
                 raise LaunchError(f"the server sent an unusable game name or version ({exc})") from exc
-            plan = plan_launch(folder, start, self.session.username)
+            address = self.session.address
+            plan = plan_launch(folder, start, self.session.username, lobby=(address.host, address.port))
             if not plan.terminal:
                 check_display()
             self.notify(f"Starting {name} {start.version}…", title="Game")

@@ -136,7 +136,12 @@ def read_client_manifest(folder: Path) -> dict[str, Any]:
 
 
 def plan_launch(
-    folder: Path, start: GameStart, username: str, *, base_env: dict[str, str] | None = None
+    folder: Path,
+    start: GameStart,
+    username: str,
+    *,
+    base_env: dict[str, str] | None = None,
+    lobby: tuple[str, int] | None = None,
 ) -> LaunchPlan:
     """Check the installed copy and build the command, working folder and environment of its game client."""
     if not folder.is_dir():
@@ -168,6 +173,9 @@ def plan_launch(
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if lobby is not None:
+        # Where the game client finds the lobby for P2P connections (playhub.sdk.p2p), with its room ticket.
+        env["PLAYHUB_LOBBY_HOST"], env["PLAYHUB_LOBBY_PORT"] = lobby[0], str(lobby[1])
     terminal = str(manifest.get("type", "cli")).lower() != "gui"
     return LaunchPlan(
         argv=[sys.executable, entry],

@@ -559,7 +559,7 @@ class Seed003Door:
                 "latest": latest,
                 "avg_rating": detail["avg_score"],
                 "review_count": detail["review_count"],
-                "reviews": _reviews(reviews["reviews"]),
+                "reviews": _reviews(reviews.reviews),
                 "versions": {
                     v["version"]: {
                         "manifest": manifest if v["version"] == latest else {},

@@ -20,6 +20,7 @@ from playhub.server.router import Context, Listener, Routes
 from playhub.services.bus import Audience
 from playhub.services.downloads import Download, DownloadService
 from playhub.services.sessions import Role
+from playhub.services.store import LatestVersion, ReviewPage
 from playhub.wire.framing import BINARY_DOWNLOAD_CHUNK, Framing, binary_frame_prefix, encode_binary_frame
 
 log = logging.getLogger("playhub.store")
@@ -39,13 +40,13 @@ async def game_detail(ctx: Context, p: GameRef) -> msgspec.Raw:
 
 
 @routes.command("LATEST_VERSION", GameRef, role=Role.PLAYER, listeners=_LOBBY)
-async def latest_version(ctx: Context, p: GameRef) -> dict[str, Any]:
+async def latest_version(ctx: Context, p: GameRef) -> LatestVersion:
     return await ctx.app.store.latest_version(p.game_id)
 
 
 # --- reviews ------------------------------------------------------------------------------------------------------
 @routes.command("LIST_REVIEWS", ListReviews, role=Role.PLAYER, listeners=_LOBBY)
-async def list_reviews(ctx: Context, p: ListReviews) -> dict[str, Any]:
+async def list_reviews(ctx: Context, p: ListReviews) -> ReviewPage:
     return await ctx.app.store.list_reviews(p.game_id, p.limit, p.offset)
 
 
@@ -58,7 +59,7 @@ async def add_review(ctx: Context, p: AddReview) -> dict[str, Any]:
 @routes.command("MY_PLAYED_GAMES", Empty, role=Role.PLAYER, listeners=_LOBBY)
 async def my_played_games(ctx: Context, p: Empty) -> dict[str, Any]:
     assert ctx.user is not None
-    return await ctx.app.store.played_games(ctx.user.account_id)
+    return {"games": await ctx.app.store.played_games(ctx.user.account_id)}
 
 
 # --- downloads ----------------------------------------------------------------------------------------------------
