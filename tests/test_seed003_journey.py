@@ -15,6 +15,7 @@ import pytest
 
 from tests.games_helpers import GAMES, finish, reap, start
 from tests.helpers import Harness, subprocess_env
+from tests.lobby_helpers import make_game
 from tests.seed003_helpers import Seed003Client, Subscription, install, zip_folder_b64
 
 pytestmark = pytest.mark.usefixtures(reap.__name__)
@@ -215,4 +216,20 @@ async def test_seed003_and_native_player_share_a_room(hub: Harness, tmp_path: Pa
         assert rc == 0 and "cat wins" in out, out
     await sub.until(lambda r: r["status"] == "waiting")
     assert (await dan.req("rate_game", name="rps", rating=3, text="lost"))["ok"]
+    await sub.close()
+
+
+async def test_refusal_by_a_native_guest_shows_in_the_seed003_room(hub: Harness) -> None:
+    await make_game(hub.app, "duel", max_players=2)
+    ann = await Seed003Client(hub.app.lobby_port, "ann").register_and_login()
+    bob = await hub.player("bob")
+    room_id = (await ann.req("create_room", game="duel"))["room_id"]
+    votes = bob.subscribe("VOTE_REQUEST")
+    await bob.request("JOIN_ROOM", {"room_id": room_id})
+    sub = await Subscription.open(ann, room_id)
+    assert (await ann.req("propose_start", room_id=room_id))["ok"]
+    seq = (await asyncio.wait_for(votes.get(), 10))["payload"]["seq"]
+    await bob.request("VOTE", {"seq": seq, "accept": False})
+    room = await sub.until(lambda r: r["start"]["state"] == "rejected")
+    assert room["start"]["rejected_by"] == "bob" and room["status"] == "waiting"
     await sub.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from playhub.cli.dev import games_table, reviews_view
+from playhub.cli.dev.views import games_table, reviews_view
 from playhub.cli.main import main
 from playhub.client.publishing import publish_folder
 from playhub.names import UNSAFE_CHARS

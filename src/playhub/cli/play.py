@@ -9,36 +9,27 @@
     playhub play rooms                            open rooms
     playhub play review <game> --score N [--comment TEXT]
 
-The subcommands use the same client library as the app. ``<game>`` is a game's name, display name or id.
+The subcommands use the same client library as the app. ``<game>`` is a game's name, display name or id. Error
+type, runner (connection, messages, exit statuses) and game lookup are the ones ``playhub dev`` uses
+(``playhub.cli.common``).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
-from playhub.client import Client, ServerAddress, resolve_address
+from playhub.cli.common import LOBBY, CliError, match_game, opt, print_error, run, transfer_progress
+from playhub.client import Client
 from playhub.packages import PackageError
-from playhub.protocol.errors import PlayHubError
 from playhub.tui.format import installed_text, newer, players_text, score_text, when
 from playhub.tui.format import safe_console_markup as safe
-from playhub.wire.framing import Framing
 
 EPILOG = """\
 where is the server: --host/--port, else PLAYHUB_LOBBY_HOST/PLAYHUB_LOBBY_PORT (or LOBBY_CONNECT_HOST/PORT),
@@ -116,90 +107,37 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 # --- shared plumbing ---------------------------------------------------------------------------------------------
-def _address(args: argparse.Namespace) -> ServerAddress:
-    return resolve_address("lobby", args.host, args.port, args.data_dir)
-
-
-def _credentials(args: argparse.Namespace) -> tuple[str | None, str | None]:
-    return (
-        args.user or os.environ.get("PLAYHUB_USER") or None,
-        args.password or os.environ.get("PLAYHUB_PASSWORD"),
-    )
+Command = Callable[[Client, argparse.Namespace, Console], Awaitable[None]]
 
 
 def _downloads(args: argparse.Namespace) -> Path:
     from playhub.client.library import default_downloads_root
 
-    return Path(args.downloads) if args.downloads else default_downloads_root()
+    downloads = opt(args, "downloads")
+    return Path(downloads) if downloads else default_downloads_root()
 
 
-def _fill_defaults(args: argparse.Namespace) -> None:
-    for key in ("host", "port", "data_dir", "user", "password", "downloads"):
-        if not hasattr(args, key):
-            setattr(args, key, None)
+def _run(args: argparse.Namespace, command: Command) -> int:
+    """Log in, run ``command``, log out: one connection per subcommand."""
+    address = LOBBY.address(args)
+    user, password = LOBBY.credentials(args)
 
+    async def main() -> None:
+        if not user or not password:
+            raise CliError(f"give --user and --password (or set {LOBBY.user_env} and {LOBBY.password_env})")
+        async with LOBBY.session(address, (user, password), logout=True) as client:
+            await command(client, args, Console())
 
-class CommandError(Exception):
-    """A problem to report in one line, with exit status 1."""
-
-
-def _run(
-    args: argparse.Namespace, command: Callable[[Client, argparse.Namespace, Console], Awaitable[None]]
-) -> int:
-    _fill_defaults(args)
-    console = Console()
-    err = Console(stderr=True)
-    try:
-        asyncio.run(_connected(args, command, console))
-    except CommandError as exc:
-        err.print(f"[red]error:[/red] {safe(exc)}")
-        return 1
-    except PlayHubError as exc:
-        err.print(f"[red]error:[/red] {safe(exc.message)} (code {int(exc.code)})")
-        return 1
-    return 0
-
-
-async def _connected(
-    args: argparse.Namespace,
-    command: Callable[[Client, argparse.Namespace, Console], Awaitable[None]],
-    console: Console,
-) -> None:
-    user, password = _credentials(args)
-    if not user or not password:
-        raise CommandError("give --user and --password (or set PLAYHUB_USER and PLAYHUB_PASSWORD)")
-    address = _address(args)
-    try:
-        # Length-prefixed framing lets downloads travel as binary chunk frames.
-        client = await Client.connect(
-            address.host, address.port, framing=Framing.LENGTH_PREFIXED, timeout=10.0
-        )
-    except (OSError, TimeoutError) as exc:
-        raise CommandError(f"cannot reach the lobby at {address}: {exc}") from exc
-    try:
-        await client.login_player(user, password)
-        await command(client, args, console)
-    except (ConnectionError, TimeoutError) as exc:
-        raise CommandError(f"the connection to {address} was lost: {exc}") from exc
-    finally:
-        try:
-            await client.request("LOGOUT", timeout=3.0)
-        except (PlayHubError, ConnectionError, TimeoutError):
-            pass
-        await client.close()
+    return run(main(), address)
 
 
 async def _find_game(client: Client, wanted: str) -> dict[str, Any]:
     games = (await client.request("LIST_GAMES")).get("games", [])
-    low = wanted.lower()
-    for game in games:
-        if wanted == game.get("game_id") or low == str(game.get("name", "")).lower():
-            return dict(game)
-    matches = [g for g in games if low == str(g.get("display_name", "")).lower()]
-    if len(matches) == 1:
-        return dict(matches[0])
-    names = ", ".join(sorted(str(g.get("name")) for g in games)) or "none"
-    raise CommandError(f"no game '{wanted}' in the store (games: {names})")
+    game = match_game(games, wanted)
+    if game is None:
+        names = ", ".join(sorted(str(g.get("name")) for g in games)) or "none"
+        raise CliError(f"no game '{wanted}' in the store (games: {names})")
+    return game
 
 
 def _library(args: argparse.Namespace, user: str) -> Any:
@@ -274,15 +212,7 @@ async def cmd_download(client: Client, args: argparse.Namespace, console: Consol
             f"({safe(library.version_dir(game['name'], have))})."
         )
         return
-    with Progress(
-        TextColumn("[b]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
+    with transfer_progress(console) as progress:
         task = progress.add_task(f"{safe(game.get('name'))} {safe(target)}", total=None)
 
         def on_progress(done: int, total: int) -> None:
@@ -293,22 +223,21 @@ async def cmd_download(client: Client, args: argparse.Namespace, console: Consol
                 client, library, str(game["game_id"]), args.version, progress=on_progress
             )
         except PackageError as exc:
-            raise CommandError(f"the package could not be installed: {exc}") from exc
+            raise CliError(f"the package could not be installed: {exc}") from exc
     verb = "Updated" if have else "Installed"
     console.print(f"{verb} {safe(game.get('display_name'))} {safe(installed.version)} in {safe(installed.path)}")
 
 
 def cmd_library(args: argparse.Namespace) -> int:
-    _fill_defaults(args)
-    user, _ = _credentials(args)
+    user, _ = LOBBY.credentials(args)
     console = Console()
     if not user:
-        Console(stderr=True).print("[red]error:[/red] give --user (or set PLAYHUB_USER): whose library?")
+        print_error(f"give --user (or set {LOBBY.user_env}): whose library?")
         return 1
     try:
         library = _library(args, user)
     except ValueError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        print_error(str(exc))
         return 1
     installed = library.installed()
     if not installed:
@@ -358,9 +287,7 @@ async def cmd_review(client: Client, args: argparse.Namespace, console: Console)
 # --- registering from the command line ----------------------------------------------------------------------
 def cmd_register(args: argparse.Namespace) -> int:
     """Create a player account. Without --password (or PLAYHUB_PASSWORD) it asks twice on the terminal."""
-    _fill_defaults(args)
-    err = Console(stderr=True)
-    user, password = _credentials(args)
+    user, password = LOBBY.credentials(args)
     try:
         if not user and sys.stdin.isatty():
             user = input("Player name: ").strip()
@@ -369,36 +296,21 @@ def cmd_register(args: argparse.Namespace) -> int:
 
             password = getpass.getpass("Password: ")
             if getpass.getpass("Password again: ") != password:
-                err.print("[red]error:[/red] the passwords differ")
+                print_error("the passwords differ")
                 return 1
     except (EOFError, KeyboardInterrupt):
         return 1
     if not user or not password:
-        err.print("[red]error:[/red] give --user and --password (or set PLAYHUB_USER and PLAYHUB_PASSWORD)")
+        print_error(f"give --user and --password (or set {LOBBY.user_env} and {LOBBY.password_env})")
         return 1
-    address = _address(args)
-    try:
-        asyncio.run(_register(address, user, password))
-    except (OSError, TimeoutError) as exc:
-        err.print(f"[red]error:[/red] cannot reach the lobby at {safe(address)}: {safe(exc)}")
-        return 1
-    except PlayHubError as exc:
-        err.print(f"[red]error:[/red] {safe(exc.message)} (code {int(exc.code)})")
-        return 1
-    Console().print(f"Registered player '{user}' on {address.host}:{address.port}. Now run: playhub play")
-    return 0
+    address = LOBBY.address(args)
 
+    async def main() -> None:
+        async with LOBBY.session(address, None, logout=True) as client:
+            await client.register_player(user, password)
+        Console().print(f"Registered player '{user}' on {address.host}:{address.port}. Now run: playhub play")
 
-async def _register(address: ServerAddress, user: str, password: str) -> None:
-    client = await Client.connect(address.host, address.port, timeout=10.0)
-    try:
-        await client.register_player(user, password)
-        try:
-            await client.request("LOGOUT", timeout=3.0)
-        except (PlayHubError, ConnectionError, TimeoutError):
-            pass
-    finally:
-        await client.close()
+    return run(main(), address)
 
 
 # --- the app -------------------------------------------------------------------------------------------------
@@ -408,7 +320,7 @@ def run_app(args: argparse.Namespace) -> int:
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         print("playhub play needs a terminal; use its subcommands from scripts (see --help)", file=sys.stderr)
         return 2
-    user, password = _credentials(args)
-    app = PlayerApp(_address(args), _downloads(args), username=user, password=password)
+    user, password = LOBBY.credentials(args)
+    app = PlayerApp(LOBBY.address(args), _downloads(args), username=user, password=password)
     app.run()
     return 0

@@ -3,11 +3,14 @@
 * speaks either framing (NDJSON by default, or the 4-byte length prefix);
 * tags every request with an ``id`` and matches responses to requests, so several requests may be in flight;
 * delivers pushes (messages without ``status``) to subscribers;
-* turns error responses into the typed exceptions of ``playhub.protocol.errors``;
+* turns error responses into the typed exceptions of ``playhub.protocol.errors`` (``reply_error``: the one place
+  an error answer becomes an exception on the client side);
 * sends ``PING`` every ``heartbeat_s`` seconds (so the server does not close it as silent) and, when an answer does
   not come within the same time, closes the connection: whoever waits on it sees ``ConnectionLost`` and reconnects;
 * on length-prefixed connections, sends binary upload chunks (``send_binary_chunk``) and delivers binary download
   chunks as ``DOWNLOAD_CHUNK`` pushes whose payload carries the raw bytes in ``data`` instead of ``data_b64``.
+
+Its limits and timeouts are ``playhub.client.settings.CLIENT`` (documented in docs/settings.md, "Client").
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ import contextlib
 import itertools
 import logging
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
 
+from playhub.client.settings import CLIENT
 from playhub.protocol.errors import PlayHubError, error_from_wire
 from playhub.wire.framing import (
     BINARY_DOWNLOAD_CHUNK,
@@ -51,14 +54,27 @@ class ConnectionLost(ConnectionError):
     """The connection closed while a request was waiting for its answer."""
 
 
+def error_of(fields: Mapping[str, Any], payload: dict[str, Any] | None = None) -> PlayHubError:
+    """The typed exception for a message carrying ``code`` and ``message`` (an error answer, ``DOWNLOAD_ERROR``)."""
+    return error_from_wire(int(fields.get("code", 199)), str(fields.get("message", "")), payload)
+
+
+def reply_error(reply: Mapping[str, Any]) -> PlayHubError | None:
+    """The typed exception an answer envelope stands for, or None when it is a success."""
+    if reply.get("status") == "ok":
+        return None
+    payload = reply.get("payload")
+    return error_of(reply, payload if isinstance(payload, dict) else None)
+
+
 class Client:
     def __init__(
         self,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         framing: Framing = Framing.NDJSON,
-        max_frame: int = 64 << 20,
-        heartbeat_s: float = 15.0,
+        max_frame: int = CLIENT.max_frame_bytes,
+        heartbeat_s: float = CLIENT.heartbeat_s,
     ) -> None:
         self.reader = reader
         self.writer = writer
@@ -67,8 +83,10 @@ class Client:
         self.username: str | None = None
         self._decoder = FrameDecoder(max_frame, framing)
         self._ids = itertools.count(1)
+        # Requests waiting for their answer, in send order (ids only grow): an answer that carries no id answers
+        # the oldest one. An entry leaves when its answer arrives or the connection ends, so it stays bounded by
+        # what is in flight.
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._unlabelled: deque[int] = deque()  # ids in send order, for answers that carry no id
         self._queues: dict[str | None, list[asyncio.Queue[dict[str, Any]]]] = {}
         self._callbacks: dict[str | None, list[PushCallback]] = {}
         self._closed = asyncio.Event()
@@ -84,11 +102,13 @@ class Client:
         port: int,
         *,
         framing: Framing = Framing.NDJSON,
-        timeout: float = 10.0,
-        heartbeat_s: float = 15.0,
+        timeout: float = CLIENT.connect_timeout_s,
+        heartbeat_s: float = CLIENT.heartbeat_s,
     ) -> Client:
         """Connect; ``heartbeat_s`` is the PING interval (0: never ping)."""
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, limit=1 << 20), timeout)
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, limit=CLIENT.stream_buffer_bytes), timeout
+        )
         return cls(reader, writer, framing, heartbeat_s=heartbeat_s)
 
     async def _heartbeat(self, interval: float) -> None:
@@ -145,7 +165,6 @@ class Client:
             message["payload"] = payload
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
-        self._unlabelled.append(req_id)
         self.writer.write(encode_frame(self.framing, _encode(message)))
         return fut
 
@@ -161,7 +180,6 @@ class Client:
         req_id = next(self._ids)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
-        self._unlabelled.append(req_id)
         # Two writes, no join: the transport sends the bytes object without a copy of the chunk here.
         self.writer.write(binary_frame_prefix(BINARY_UPLOAD_CHUNK, upload_id, seq, len(data), req_id))
         self.writer.write(data)
@@ -173,7 +191,7 @@ class Client:
         payload: dict[str, Any] | None = None,
         *,
         token: str | None = None,
-        timeout: float | None = 30.0,
+        timeout: float | None = CLIENT.request_timeout_s,
     ) -> dict[str, Any]:
         """Send a request and return the whole response envelope, error or not."""
         fut = self.send_request(type_, payload, token=token)
@@ -188,14 +206,13 @@ class Client:
         payload: dict[str, Any] | None = None,
         *,
         token: str | None = None,
-        timeout: float | None = 30.0,
+        timeout: float | None = CLIENT.request_timeout_s,
     ) -> dict[str, Any]:
         """Send a request; return its payload, or raise the PlayHubError subclass for its code."""
         resp = await self.request_raw(type_, payload, token=token, timeout=timeout)
-        if resp.get("status") != "ok":
-            raise error_from_wire(
-                int(resp.get("code", 199)), str(resp.get("message", "")), resp.get("payload")
-            )
+        error = reply_error(resp)
+        if error is not None:
+            raise error
         payload_out = resp.get("payload")
         return payload_out if isinstance(payload_out, dict) else {}
 
@@ -276,7 +293,7 @@ class Client:
     async def _read_loop(self) -> None:
         try:
             while True:
-                data = await self.reader.read(1 << 18)
+                data = await self.reader.read(CLIENT.read_size)
                 if not data:
                     break
                 for frame in self._decoder.feed(data):
@@ -313,11 +330,7 @@ class Client:
         req_id = msg.get("id")
         if req_id is None:
             # Answers to frames the server could not parse carry no id: they answer the oldest outstanding request.
-            while self._unlabelled and self._unlabelled[0] not in self._pending:
-                self._unlabelled.popleft()
-            if not self._unlabelled:
-                return
-            req_id = self._unlabelled.popleft()
+            req_id = next(iter(self._pending), None)
         fut = self._pending.pop(req_id, None)
         if fut is not None and not fut.done():
             fut.set_result(msg)
@@ -350,4 +363,4 @@ class Client:
             await self._reader_task
 
 
-__all__ = ["CLOSED_SENTINEL", "Client", "ConnectionLost", "PlayHubError"]
+__all__ = ["CLOSED_SENTINEL", "Client", "ConnectionLost", "PlayHubError", "error_of", "reply_error"]

@@ -41,6 +41,18 @@ def read_runtime_ports(data_dir: Path) -> dict[str, object] | None:
         return None
 
 
+def _from_ports(side: Side, info: Mapping[str, object] | None, source: str) -> ServerAddress | None:
+    """The address a ports file (``runtime_ports.json``, ``last_server.json``) gives for ``side``, if it has one."""
+    if not info:
+        return None
+    host_key, port_key = _PORTS_KEYS[side]
+    try:
+        port = int(info[port_key])  # type: ignore[call-overload]
+        return ServerAddress(str(info.get(host_key) or "127.0.0.1"), port, source)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def resolve_address(
     side: Side,
     host: str | None = None,
@@ -60,30 +72,14 @@ def resolve_address(
             return ServerAddress(environ.get(host_var) or "127.0.0.1", env_port, "env")
     candidates = [Path(data_dir)] if data_dir else [Path(environ.get("PLAYHUB_DATA_DIR", DEFAULT_DATA_DIR))]
     for folder in candidates:
-        info = read_runtime_ports(folder)
-        if info:
-            host_key, port_key = _PORTS_KEYS[side]
-            try:
-                return ServerAddress(
-                    str(info.get(host_key) or "127.0.0.1"),
-                    int(info[port_key]),  # type: ignore[call-overload]
-                    "runtime_ports.json",
-                )
-            except (KeyError, TypeError, ValueError):
-                pass
+        found = _from_ports(side, read_runtime_ports(folder), "runtime_ports.json")
+        if found is not None:
+            return found
     if not data_dir:
         # Not in the server's folder: the server that `playhub serve` / `playhub demo` last started here.
-        last = read_last_server(environ)
-        if last:
-            host_key, port_key = _PORTS_KEYS[side]
-            try:
-                return ServerAddress(
-                    str(last.get(host_key) or "127.0.0.1"),
-                    int(last[port_key]),
-                    LAST_SERVER_FILE,
-                )
-            except (KeyError, TypeError, ValueError):
-                pass
+        found = _from_ports(side, read_last_server(environ), LAST_SERVER_FILE)
+        if found is not None:
+            return found
     return ServerAddress("127.0.0.1", _DEFAULT_PORT[side], "default")
 
 

@@ -30,24 +30,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playhub.client.connection import Client, ConnectionLost
+from playhub.client.connection import Client, ConnectionLost, error_of
+from playhub.client.settings import CLIENT
 from playhub.packages import PackageError, ZipLimits, inspect_zip, is_version, parse_version, safe_extract
 from playhub.protocol.errors import (
     ChecksumMismatch,
     ChunkOutOfOrder,
     InvalidRequest,
     PlayHubError,
-    error_from_wire,
 )
 from playhub.wire.framing import Framing
 
 Progress = Callable[[int, int], None]
-
-# Client-side flow control: stop reading the socket while this many pushes wait to be written to disk.
-_QUEUE_HIGH = 32
-_QUEUE_LOW = 8
-# A download that receives nothing for this long is treated as a lost connection (and can be resumed).
-IDLE_TIMEOUT_S = 60.0
 
 
 def default_downloads_root() -> Path:
@@ -435,16 +429,17 @@ async def _receive(
         if progress is not None:
             progress(min(expected * chunk, size), size)
         while True:
-            if not paused and pushes.qsize() >= _QUEUE_HIGH:
+            if not paused and pushes.qsize() >= CLIENT.download_queue_high:
                 transport.pause_reading()
                 paused = True
             if carry is not None:
                 msg, carry = carry, None
             else:
                 try:
-                    msg = await asyncio.wait_for(pushes.get(), IDLE_TIMEOUT_S)
+                    msg = await asyncio.wait_for(pushes.get(), CLIENT.download_idle_timeout_s)
                 except TimeoutError:
-                    raise ConnectionLost(f"no data for {IDLE_TIMEOUT_S:g} s: download interrupted") from None
+                    idle = CLIENT.download_idle_timeout_s
+                    raise ConnectionLost(f"no data for {idle:g} s: download interrupted") from None
             kind, payload = msg["type"], msg["payload"]
             if kind == "__closed__":
                 raise ConnectionLost("the server closed the connection during the download")
@@ -452,7 +447,7 @@ async def _receive(
                 continue
             if kind == "DOWNLOAD_ERROR":
                 finished = True
-                raise error_from_wire(int(payload.get("code", 199)), str(payload.get("message", "")), payload)
+                raise error_of(payload, payload)
             if kind == "DOWNLOAD_END":
                 finished = True
                 if expected != chunks:
@@ -462,7 +457,7 @@ async def _receive(
                 continue
             # Take every chunk already queued in one go: one thread hop writes them all.
             batch = [payload]
-            while len(batch) < _QUEUE_HIGH and not pushes.empty():
+            while len(batch) < CLIENT.download_queue_high and not pushes.empty():
                 nxt = pushes.get_nowait()
                 if nxt["type"] == "DOWNLOAD_CHUNK" and nxt["payload"].get("download_id") == download_id:
                     batch.append(nxt["payload"])
@@ -484,7 +479,7 @@ async def _receive(
             expected += len(blobs)
             record["next_seq"] = expected
             await asyncio.to_thread(_write_json_atomic, record_path, record)
-            if paused and pushes.qsize() <= _QUEUE_LOW:
+            if paused and pushes.qsize() <= CLIENT.download_queue_low:
                 transport.resume_reading()
                 paused = False
             if progress is not None:

@@ -20,24 +20,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from playhub import packages
-from playhub.client.connection import Client, ConnectionLost
-from playhub.protocol.errors import (
-    ChecksumMismatch,
-    ChunkOutOfOrder,
-    Conflict,
-    InvalidRequest,
-    PlayHubError,
-    error_from_wire,
-)
+from playhub.client.connection import Client, ConnectionLost, reply_error
+from playhub.client.settings import CLIENT
+from playhub.protocol.errors import ChecksumMismatch, ChunkOutOfOrder, Conflict, InvalidRequest, PlayHubError
 from playhub.wire.framing import Framing
 
 Progress = Callable[[int, int], None]
-
-WINDOW = 8  # chunks in flight: enough to keep the server busy while the answers travel back
-CHUNK_TIMEOUT_S = 120.0
-END_TIMEOUT_S = 600.0  # the server verifies, inspects and unpacks the whole package before answering
-_MAX_RESYNCS = 5
-_READ_BATCH = 4 << 20  # file bytes read per worker-thread hop, then cut into chunks
 
 Encoding = Literal["auto", "binary", "base64"]
 
@@ -125,7 +113,7 @@ async def _begin_once(client: Client, payload: dict[str, Any]) -> dict[str, Any]
 async def _drain_pending(pending: deque[tuple[asyncio.Future[dict[str, Any]], int]]) -> None:
     for fut, _ in pending:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(fut, CHUNK_TIMEOUT_S)
+            await asyncio.wait_for(fut, CLIENT.upload_chunk_timeout_s)
     pending.clear()
 
 
@@ -184,7 +172,7 @@ async def upload_file(
     archive: Path,
     *,
     progress: Progress | None = None,
-    window: int = WINDOW,
+    window: int = CLIENT.upload_window,
     encoding: Encoding = "auto",
     checksum: str | None = None,
 ) -> dict[str, Any]:
@@ -248,7 +236,7 @@ async def _upload_once(
                     while offset < size and len(pending) < window:
                         if not batch:
                             # Several chunks per thread hop; slices of one read are sent without copying.
-                            want = min(max(_READ_BATCH, chunk_size), size - offset)
+                            want = min(max(CLIENT.upload_read_batch_bytes, chunk_size), size - offset)
                             batch = memoryview(await asyncio.to_thread(_read_batch, fh, offset, want, running))
                             if not batch:
                                 raise PublishError(f"{archive} became shorter while it was being uploaded")
@@ -266,11 +254,9 @@ async def _upload_once(
                         offset += n
                     await client.writer.drain()
                     fut, n = pending.popleft()
-                    resp = await asyncio.wait_for(fut, CHUNK_TIMEOUT_S)
-                    if resp.get("status") != "ok":
-                        failure = error_from_wire(
-                            int(resp.get("code", 199)), str(resp.get("message", "")), resp.get("payload")
-                        )
+                    resp = await asyncio.wait_for(fut, CLIENT.upload_chunk_timeout_s)
+                    failure = reply_error(resp)
+                    if failure is not None:
                         break
                     acked += n
                     if progress:
@@ -282,7 +268,7 @@ async def _upload_once(
             await _drain_pending(pending)
             if failure is None:
                 break
-            if not isinstance(failure, ChunkOutOfOrder) or resyncs >= _MAX_RESYNCS:
+            if not isinstance(failure, ChunkOutOfOrder) or resyncs >= CLIENT.upload_max_resyncs:
                 raise failure
             # Out of step with the server (another connection sent chunks meanwhile): ask where it stands.
             resyncs += 1
@@ -297,7 +283,7 @@ async def _upload_once(
     finally:
         await asyncio.to_thread(fh.close)
     try:
-        return await client.request("UPLOAD_END", end, timeout=END_TIMEOUT_S)
+        return await client.request("UPLOAD_END", end, timeout=CLIENT.upload_end_timeout_s)
     except (ConnectionLost, ConnectionError):
         landed = await _landed_after_drop(client, game_id, version)
         if landed is not None:
@@ -311,9 +297,10 @@ async def _landed_after_drop(client: Client, game_id: str, version: str) -> dict
     if not peer or not client.token:
         return None
     host, port = peer[0], peer[1]
-    for attempt in range(5):
+    for attempt in range(CLIENT.upload_landed_probes):
         try:
-            async with await Client.connect(host, port, timeout=5.0) as probe:
+            probe_timeout = CLIENT.upload_landed_probe_timeout_s
+            async with await Client.connect(host, port, timeout=probe_timeout) as probe:
                 probe.token = (
                     client.token
                 )  # a dropped connection's session stays resumable for a grace period

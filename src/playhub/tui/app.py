@@ -18,12 +18,14 @@ from textual.app import App, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
+from textual.screen import Screen
 
 from playhub.client import ConnectionLost, ServerAddress
+from playhub.client.library import LocalLibrary, default_downloads_root, download_game
+from playhub.client.settings import CLIENT
 from playhub.protocol.errors import PlayHubError
 from playhub.tui.format import safe_text
 from playhub.tui.launcher import (
-    QUICK_EXIT_S,
     GameOutcome,
     GameStart,
     LaunchError,
@@ -34,6 +36,14 @@ from playhub.tui.launcher import (
     run_game_client,
 )
 from playhub.tui.messages import ConnectionChanged, GameFinished, ServerPush
+from playhub.tui.screens.home import HomeScreen
+from playhub.tui.screens.library import LibraryScreen
+from playhub.tui.screens.lobby import LobbyScreen
+from playhub.tui.screens.login import LoginScreen
+from playhub.tui.screens.modals import ConfirmModal, DownloadModal, VoteModal
+from playhub.tui.screens.mygames import MyGamesScreen
+from playhub.tui.screens.room import RoomScreen
+from playhub.tui.screens.store import GameScreen, StoreScreen
 from playhub.tui.session import ConnState, PlayerSession, StateChange
 
 ProgressCallback = Callable[[int, int], None]
@@ -44,14 +54,20 @@ class PlayerApp(App[None]):
 
     TITLE = "PlayHub"
     SUB_TITLE = "player"
-    CSS = """
-    Screen { layout: vertical; }
-    .title { text-style: bold; }
-    .muted { color: $text-muted; }
-    .error { color: $error; }
-    .ok { color: $success; }
-    .panel { border: round $primary; padding: 0 1; height: auto; }
-    """
+    CSS_PATH = "playhub.tcss"  # every screen's and widget's styles, shipped as package data
+    # Screens that other screens open, by name (``open_screen``): a screen never imports another screen's module.
+    # Each opening builds a new screen (Textual's ``SCREENS`` would keep one instance per name, and the store or the
+    # lobby must read the server again whenever they are opened).
+    SCREEN_TYPES: ClassVar[dict[str, type[Screen[Any]]]] = {
+        "login": LoginScreen,
+        "home": HomeScreen,
+        "store": StoreScreen,
+        "game": GameScreen,
+        "library": LibraryScreen,
+        "lobby": LobbyScreen,
+        "room": RoomScreen,
+        "mygames": MyGamesScreen,
+    }
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
     banner: reactive[str] = reactive("")  # shown by every screen's ConnectionBanner while the link is down
@@ -63,9 +79,9 @@ class PlayerApp(App[None]):
         *,
         username: str | None = None,
         password: str | None = None,
-        backoff_initial_s: float = 0.5,
-        backoff_max_s: float = 10.0,
-        lobby_poll_s: float = 15.0,
+        backoff_initial_s: float = CLIENT.reconnect_backoff_initial_s,
+        backoff_max_s: float = CLIENT.reconnect_backoff_max_s,
+        lobby_poll_s: float = CLIENT.lobby_poll_s,
     ) -> None:
         super().__init__()
         self.lobby_poll_s = lobby_poll_s
@@ -90,9 +106,13 @@ class PlayerApp(App[None]):
         self._held: list[ServerPush] = []
 
     # --- startup and shutdown ----------------------------------------------------------------------------------
-    def on_mount(self) -> None:
-        from playhub.tui.screens.login import LoginScreen
+    def open_screen(self, name: str, *args: Any, **kwargs: Any) -> Screen[Any]:
+        """Push a new screen of the type registered as ``name``; returns it."""
+        screen = self.SCREEN_TYPES[name](*args, **kwargs)
+        self.push_screen(screen)
+        return screen
 
+    def on_mount(self) -> None:
         self.push_screen(LoginScreen())
 
     async def on_unmount(self) -> None:
@@ -104,9 +124,6 @@ class PlayerApp(App[None]):
 
     def after_login(self) -> None:
         """Open the player's library and show the home menu."""
-        from playhub.client.library import LocalLibrary, default_downloads_root
-        from playhub.tui.screens.home import HomeScreen
-
         root = self._downloads_root or default_downloads_root()
         self.library = LocalLibrary(root, self.session.username)
         self.sub_title = safe_text(f"{self.session.username} @ {self.address.host}:{self.address.port}")
@@ -118,8 +135,6 @@ class PlayerApp(App[None]):
     @work(exclusive=True, group="account")
     async def log_out(self, reason: str = "") -> None:
         """Back to the login form (the player chose to, or the server no longer accepts the session)."""
-        from playhub.tui.screens.login import LoginScreen
-
         await self.session.logout()
         self.library = None
         self.rooms.clear()
@@ -195,8 +210,6 @@ class PlayerApp(App[None]):
 
     def _dispatch(self, type_: str, payload: dict[str, Any]) -> None:
         if type_ == "VOTE_REQUEST":
-            from playhub.tui.screens.modals import VoteModal
-
             self.push_screen(VoteModal(payload, self.rooms.get(str(payload.get("room_id")))))
         elif type_ == "GAME_STARTED":
             self.start_game(GameStart.from_payload(payload, self.rooms.get(str(payload.get("room_id")))))
@@ -238,8 +251,6 @@ class PlayerApp(App[None]):
         self, game_id: str, version: str | None = None, *, progress: ProgressCallback | None = None
     ) -> Any:
         """Download (or update to) a version into the player's library; returns the installed game."""
-        from playhub.client.library import download_game
-
         client = self.session.client
         if client is None or not self.session.online:
             raise ConnectionLost("not connected to the server")
@@ -268,8 +279,6 @@ class PlayerApp(App[None]):
     # --- flows shared by the store and the lobby ----------------------------------------------------------------
     async def ensure_version(self, game: dict[str, Any], version: str, why: str) -> bool:
         """Make sure ``version`` of ``game`` is installed, offering to download it; True when it is."""
-        from playhub.tui.screens.modals import ConfirmModal, DownloadModal
-
         name = str(game.get("game_name") or game.get("name") or "")
         label = str(game.get("display_name") or name)
         if self.has_version(name, version):
@@ -285,8 +294,6 @@ class PlayerApp(App[None]):
     @work(exclusive=True, group="flow", exit_on_error=False)
     async def create_room_flow(self, game: dict[str, Any]) -> None:
         """Create a room for a game on its latest version (downloading it first if needed), then enter it."""
-        from playhub.tui.screens.room import RoomScreen
-
         game_id = str(game.get("game_id"))
         if self.current_room_id is not None:
             # Refuse before offering a download that could not be used.
@@ -313,8 +320,6 @@ class PlayerApp(App[None]):
     @work(exclusive=True, group="flow", exit_on_error=False)
     async def join_room_flow(self, room: dict[str, Any]) -> None:
         """Join a room, first making sure the room's version of its game is installed."""
-        from playhub.tui.screens.room import RoomScreen
-
         room_id = str(room.get("room_id"))
         if room_id == self.current_room_id:
             # Our own room (e.g. after logging in again): no download offer, just go back in.
@@ -400,7 +405,7 @@ class PlayerApp(App[None]):
         if outcome.interrupted:
             return f"You left {name} (Ctrl-C). The match goes on: choose 'Back to the game' to return.", True
         # Only a window game counts an early exit as "could not run"; a terminal game showed its own error.
-        quick = not plan.terminal and time.monotonic() - started < QUICK_EXIT_S
+        quick = not plan.terminal and time.monotonic() - started < CLIENT.game_quick_exit_s
         why = explain_failure(outcome, quick=quick)
         if why is not None:
             # It exited at once (a missing library, no window): it will not work by retrying; free the seat.
@@ -412,7 +417,7 @@ class PlayerApp(App[None]):
     async def _leave_match(self, room_id: str) -> None:
         """LEAVE_MATCH: the match goes on (or ends as abandoned) without us; we stay in the room."""
         try:
-            await self.session.request("LEAVE_MATCH", {"room_id": room_id}, timeout=10.0)
+            await self.session.request("LEAVE_MATCH", {"room_id": room_id}, timeout=CLIENT.leave_match_timeout_s)
         except (PlayHubError, ConnectionError, TimeoutError):
             pass  # the match may be over already; the room screen shows the state either way
 
@@ -444,8 +449,6 @@ class PlayerApp(App[None]):
 
     def return_to_room(self, room_id: str) -> None:
         """Bring the room screen back to the top after a game (the player may have wandered off)."""
-        from playhub.tui.screens.room import RoomScreen
-
         rooms = [s for s in self.screen_stack if isinstance(s, RoomScreen) and s.room_id == room_id]
         if not rooms:
             return

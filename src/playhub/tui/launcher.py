@@ -81,9 +81,6 @@ class GameOutcome:
         return self.exit_code in (-signal.SIGINT, 128 + signal.SIGINT)
 
 
-# A window game whose client fails within this many seconds did not get going at all (no display, a missing
-# library): retrying will not help, so the player is told why and the seat is given back.
-QUICK_EXIT_S = 5.0
 GAMES_EXTRA_HINT = "install it with: pip install 'playhub[games]'"
 _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
 _NO_DISPLAY = re.compile(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from playhub.client import Client, ConnectionLost, ServerAddress
+from playhub.client.settings import CLIENT
 from playhub.protocol.errors import BadState, PlayHubError, RateLimited, Unauthorized
 from playhub.wire.framing import Framing
 
@@ -70,9 +71,9 @@ class PlayerSession:
         *,
         on_push: PushHandler | None = None,
         on_state: StateHandler | None = None,
-        backoff_initial_s: float = 0.5,
-        backoff_max_s: float = 10.0,
-        connect_timeout_s: float = 5.0,
+        backoff_initial_s: float = CLIENT.reconnect_backoff_initial_s,
+        backoff_max_s: float = CLIENT.reconnect_backoff_max_s,
+        connect_timeout_s: float = CLIENT.reconnect_connect_timeout_s,
     ) -> None:
         self.address = address
         self.on_push = on_push
@@ -108,7 +109,7 @@ class PlayerSession:
         if client is not None:
             if logout and client.token and not client.closed:
                 with contextlib.suppress(PlayHubError, ConnectionError, TimeoutError):
-                    await client.request("LOGOUT", timeout=3.0)
+                    await client.request("LOGOUT", timeout=CLIENT.logout_timeout_s)
             await client.close()
         self._online.clear()
         self.state = ConnState.OFFLINE
@@ -125,7 +126,7 @@ class PlayerSession:
         async with asyncio.timeout(timeout):
             await self._online.wait()
 
-    async def _connect(self) -> Client:
+    async def _new_client(self) -> Client:
         # Length-prefixed framing lets downloads travel as binary chunk frames.
         client = await Client.connect(
             self.address.host,
@@ -134,6 +135,10 @@ class PlayerSession:
             timeout=self.connect_timeout_s,
         )
         client.on_push(self._dispatch_push)
+        return client
+
+    async def _connect(self) -> Client:
+        client = await self._new_client()
         self.instance_id = await self._instance(client)
         old, self.client = self.client, client
         if old is not None and old is not client:
@@ -163,7 +168,7 @@ class PlayerSession:
         client = self.client
         if client is not None and client.token:
             with contextlib.suppress(PlayHubError, ConnectionError, TimeoutError):
-                await client.request("LOGOUT", timeout=5.0)
+                await client.request("LOGOUT", timeout=CLIENT.logout_timeout_s)
             client.token = None
         self.username, self._password = None, None
 
@@ -175,7 +180,7 @@ class PlayerSession:
         return client
 
     async def request(
-        self, type_: str, payload: dict[str, Any] | None = None, *, timeout: float | None = 30.0
+        self, type_: str, payload: dict[str, Any] | None = None, *, timeout: float | None = CLIENT.request_timeout_s
     ) -> dict[str, Any]:
         """One request on the current connection; raises ``NotConnected`` while reconnecting.
 
@@ -236,16 +241,10 @@ class PlayerSession:
                 )
             )
             try:
-                client = await Client.connect(
-                    self.address.host,
-                    self.address.port,
-                    framing=Framing.LENGTH_PREFIXED,
-                    timeout=self.connect_timeout_s,
-                )
+                client = await self._new_client()
             except (OSError, TimeoutError) as exc:
                 log.info("reconnect attempt %d failed: %s", attempt, exc)
                 continue
-            client.on_push(self._dispatch_push)
             try:
                 resumed = await self._restore_login(client, old_token)
             except RateLimited as exc:
@@ -291,7 +290,7 @@ class PlayerSession:
         if old_token is None:
             return False
         try:
-            out = await client.request("WHOAMI", token=old_token, timeout=10.0)
+            out = await client.request("WHOAMI", token=old_token, timeout=CLIENT.resume_timeout_s)
         except (Unauthorized, BadState):
             out = None
         if out is not None:

@@ -84,6 +84,8 @@ class GameRelay:
             await self._serve(reader, writer)
         except (ConnectionError, OSError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            pass  # the relay closed (its room ended or the server stops): the end of this connection, not an error
         finally:
             self._tasks.discard(task)  # type: ignore[arg-type]
             self._writers.discard(writer)
@@ -140,19 +142,21 @@ class GameRelay:
 
 
 async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-    while True:
-        data = await src.read(_PIPE_READ)
-        if not data:
-            break
-        dst.write(data)
-        await dst.drain()
-    with contextlib.suppress(OSError):
+    # Either side may vanish at any moment: that ends the pipe, it is not an error (uvloop raises RuntimeError for a
+    # write to a closed transport).
+    with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+        while True:
+            data = await src.read(_PIPE_READ)
+            if not data:
+                break
+            dst.write(data)
+            await dst.drain()
         if dst.can_write_eof():
             dst.write_eof()
 
 
 async def _eof(dst: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, RuntimeError):
         if dst.can_write_eof():
             dst.write_eof()
     await asyncio.sleep(3600)  # the other direction ends the relay

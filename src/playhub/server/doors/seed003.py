@@ -816,7 +816,12 @@ class Seed003Door:
             return
         exc = task.exception()
         if isinstance(exc, PlayHubError) and "refused by " in exc.message and room_id not in self._rejected:
+            # Refused by a PlayHub player (VOTE): the room was announced before the door learnt who refused, so
+            # announce it again for seed 003's streams to show the refusal.
             self._rejected[room_id] = exc.message.rsplit("refused by ", 1)[1].strip()
+            room = self.app.rooms.rooms.get(room_id)
+            if room is not None:
+                self.app.rooms.seats.announce(room)
 
     async def _respond_start(self, conn: Connection, role: Role, req: Request) -> dict[str, Any]:
         assert isinstance(req, RespondStart)

@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from playhub.tui.host import PlayerHost
 from playhub.tui.messages import ConnectionChanged
+from playhub.tui.screens.modals import HelpModal
 from playhub.tui.session import ConnState
 from playhub.tui.widgets import ConnectionBanner
-
-if TYPE_CHECKING:
-    from playhub.tui.app import PlayerApp
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def is_gone(screen: Screen[Any]) -> bool:
-    """True once a screen is being taken down (its widgets may already be gone)."""
-    return not screen.is_attached or not screen.display
-
-
-def drawing(method: F) -> F:
-    """For methods that draw into the screen: skipped once the screen is being taken down, because a worker's
-    answer or a push can arrive after the player left the screen."""
-
-    @functools.wraps(method)
-    def wrapper(self: Screen[Any], *args: Any, **kwargs: Any) -> Any:
-        if is_gone(self):
-            return None
-        return method(self, *args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 class PlayerScreen(Screen[None]):
@@ -50,7 +27,7 @@ class PlayerScreen(Screen[None]):
     HELP: ClassVar[str] = ""
 
     @property
-    def player_app(self) -> PlayerApp:
+    def player_app(self) -> PlayerHost:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
@@ -76,6 +53,4 @@ class PlayerScreen(Screen[None]):
         self.dismiss()
 
     def action_help(self) -> None:
-        from playhub.tui.screens.modals import HelpModal
-
         self.app.push_screen(HelpModal(self))

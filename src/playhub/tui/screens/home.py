@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Label, OptionList, Static
 
 from playhub.tui.screens.base import PlayerScreen
+from playhub.tui.screens.modals import ConfirmModal
 from playhub.tui.widgets import NumberedMenu
 
 MENU = [
@@ -32,9 +33,6 @@ class HomeScreen(PlayerScreen):
         Binding("escape,q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
     ]
-    DEFAULT_CSS = """
-    HomeScreen #home { padding: 1 2; height: auto; }
-    """
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="home"):
@@ -50,19 +48,8 @@ class HomeScreen(PlayerScreen):
         self.open(event.option.id or "")
 
     def open(self, choice: str) -> None:
-        from playhub.tui.screens.library import LibraryScreen
-        from playhub.tui.screens.lobby import LobbyScreen
-        from playhub.tui.screens.mygames import MyGamesScreen
-        from playhub.tui.screens.store import StoreScreen
-
-        screens = {
-            "store": StoreScreen,
-            "library": LibraryScreen,
-            "lobby": LobbyScreen,
-            "mygames": MyGamesScreen,
-        }
-        if choice in screens:
-            self.app.push_screen(screens[choice]())
+        if choice in ("store", "library", "lobby", "mygames"):  # each menu entry is the name of its screen
+            self.player_app.open_screen(choice)
         elif choice == "logout":
             self.player_app.log_out()
 
@@ -72,7 +59,5 @@ class HomeScreen(PlayerScreen):
     @work(exclusive=True, group="quit")
     async def confirm_quit(self) -> None:
         """Esc or q on the first screen would end the app: ask first (one stray Esc must not close it)."""
-        from playhub.tui.screens.modals import ConfirmModal
-
         if await self.app.push_screen_wait(ConfirmModal("Quit PlayHub?", yes="Quit", no="Stay")):
             self.app.exit()

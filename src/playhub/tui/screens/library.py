@@ -11,7 +11,9 @@ from textual.widgets import DataTable, Label
 
 from playhub.protocol.errors import PlayHubError
 from playhub.tui.format import newer
-from playhub.tui.screens.base import PlayerScreen, drawing
+from playhub.tui.screens.base import PlayerScreen
+from playhub.tui.screens.lifecycle import drawing
+from playhub.tui.screens.modals import ConfirmModal, DownloadModal
 from playhub.tui.widgets import NumberedTable
 
 COLUMNS = ["Game", "Version", "Store latest", "Status", "Folder"]
@@ -29,10 +31,6 @@ class LibraryScreen(PlayerScreen):
         Binding("d,delete", "remove", "Remove"),
         Binding("r", "refresh", "Refresh"),
     ]
-    DEFAULT_CSS = """
-    LibraryScreen #rows { height: 1fr; }
-    LibraryScreen #status { padding: 0 1; }
-    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -100,12 +98,10 @@ class LibraryScreen(PlayerScreen):
         return self.rows.get(key) if key else None
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        from playhub.tui.screens.store import GameScreen
-
         event.stop()
         chosen = self.rows.get(str(event.row_key.value))
         if chosen and chosen[0] in self.listing:
-            self.app.push_screen(GameScreen(self.listing[chosen[0]]))
+            self.player_app.open_screen("game", self.listing[chosen[0]])
         elif chosen:
             self.notify(f"{chosen[0]} is not in the store any more.", severity="warning")
 
@@ -116,8 +112,6 @@ class LibraryScreen(PlayerScreen):
 
     @work(exclusive=True, group="update")
     async def update_game(self, name: str) -> None:
-        from playhub.tui.screens.modals import DownloadModal
-
         game = self.listing.get(name)
         if game is None:
             self.notify(f"{name} is not in the store (or the store is unreachable).", severity="warning")
@@ -138,8 +132,6 @@ class LibraryScreen(PlayerScreen):
 
     @work(exclusive=True, group="remove")
     async def remove_version(self, name: str, version: str) -> None:
-        from playhub.tui.screens.modals import ConfirmModal
-
         if not await self.app.push_screen_wait(
             ConfirmModal(f"Remove {name} {version} from this computer?", yes="Remove", no="Keep")
         ):

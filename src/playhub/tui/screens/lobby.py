@@ -13,7 +13,9 @@ from textual.widgets import DataTable, Label, ListItem, ListView
 from playhub.protocol.errors import PlayHubError
 from playhub.tui.format import safe_text
 from playhub.tui.messages import ServerPush
-from playhub.tui.screens.base import PlayerScreen, drawing, is_gone
+from playhub.tui.screens.base import PlayerScreen
+from playhub.tui.screens.lifecycle import drawing, is_gone
+from playhub.tui.screens.modals import PickGameModal
 from playhub.tui.widgets import NumberedTable
 
 COLUMNS = ["Game", "Version", "Host", "Players", "Status", "Room"]
@@ -36,14 +38,6 @@ class LobbyScreen(PlayerScreen):
         Binding("c", "create", "Create room"),
         Binding("r", "refresh", "Refresh"),
     ]
-    DEFAULT_CSS = """
-    LobbyScreen #panes { height: 1fr; }
-    LobbyScreen #players-pane { width: 28; border: round $primary; }
-    LobbyScreen #rooms-pane { width: 1fr; border: round $primary; }
-    LobbyScreen #rooms { height: 1fr; }
-    LobbyScreen .pane-title { text-style: bold; padding: 0 1; }
-    LobbyScreen #status { padding: 0 1; }
-    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -153,8 +147,6 @@ class LobbyScreen(PlayerScreen):
             status.update("No rooms yet: press c to create one.")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        from playhub.tui.screens.room import RoomScreen
-
         event.stop()
         room = self.rooms.get(str(event.row_key.value))
         if room is None:
@@ -162,7 +154,7 @@ class LobbyScreen(PlayerScreen):
         app = self.player_app
         if app.session.username in (room.get("players") or []):
             app.current_room_id = str(room.get("room_id"))
-            self.app.push_screen(RoomScreen(str(room.get("room_id")), room))
+            app.open_screen("room", str(room.get("room_id")), room)
         elif room.get("status") != "WAITING":
             self.notify(
                 f"This room is {str(room.get('status')).lower()}: it cannot be joined now.",
@@ -176,8 +168,6 @@ class LobbyScreen(PlayerScreen):
 
     @work(exclusive=True, group="create")
     async def pick_and_create(self) -> None:
-        from playhub.tui.screens.modals import PickGameModal
-
         app = self.player_app
         try:
             games = list((await app.session.request("LIST_GAMES")).get("games", []))

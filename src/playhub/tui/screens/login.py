@@ -11,7 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static
 
 from playhub.protocol.errors import InvalidRequest, PlayHubError
-from playhub.tui.screens.base import PlayerScreen, is_gone
+from playhub.tui.screens.base import PlayerScreen
+from playhub.tui.screens.lifecycle import is_gone
 
 
 class LoginScreen(PlayerScreen):
@@ -24,14 +25,6 @@ class LoginScreen(PlayerScreen):
         Binding("ctrl+r", "register", "Register"),
         Binding("escape", "quit", "Quit"),
     ]
-    DEFAULT_CSS = """
-    LoginScreen { align: center middle; }
-    LoginScreen #form { width: 60; height: auto; border: round $primary; padding: 1 2; }
-    LoginScreen Input { margin-bottom: 1; }
-    LoginScreen #buttons { height: auto; }
-    LoginScreen #buttons Button { margin-right: 2; }
-    LoginScreen #error { color: $error; height: auto; margin-top: 1; }
-    """
 
     def __init__(self, message: str = "") -> None:
         super().__init__()

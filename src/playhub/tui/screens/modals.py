@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -13,28 +13,15 @@ from textual.widgets import Label, OptionList, ProgressBar, Static
 
 from playhub.protocol.errors import PlayHubError
 from playhub.tui.format import safe_text
+from playhub.tui.host import PlayerHost
 from playhub.tui.messages import ServerPush
-from playhub.tui.screens.base import is_gone
+from playhub.tui.screens.lifecycle import is_gone
 from playhub.tui.widgets import NumberedMenu
-
-if TYPE_CHECKING:
-    from playhub.tui.app import PlayerApp
-
-_MODAL_CSS = """
-{name} {{ align: center middle; background: $background 60%; }}
-{name} > Vertical {{
-    width: 72; max-width: 95%; height: auto; max-height: 90%;
-    border: thick $primary; background: $surface; padding: 1 2;
-}}
-{name} .title {{ text-style: bold; margin-bottom: 1; }}
-{name} .error {{ color: $error; }}
-"""
 
 
 class HelpModal(ModalScreen[None]):
     """``?``: what this screen is for and every key it understands."""
 
-    DEFAULT_CSS = _MODAL_CSS.format(name="HelpModal")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q,enter", "close", "Close", key_display="Esc"),
     ]
@@ -71,7 +58,6 @@ class HelpModal(ModalScreen[None]):
 class ConfirmModal(ModalScreen[bool]):
     """A yes/no question; 1 or y = yes, 2, n or Esc = no."""
 
-    DEFAULT_CSS = _MODAL_CSS.format(name="ConfirmModal")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
@@ -97,7 +83,6 @@ class ConfirmModal(ModalScreen[bool]):
 class VoteModal(ModalScreen[bool | None]):
     """The start vote: appears over any screen when the host asks to start; counts down to the server's timeout."""
 
-    DEFAULT_CSS = _MODAL_CSS.format(name="VoteModal")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "vote(True)", "Accept"),
         Binding("n", "vote(False)", "Refuse"),
@@ -155,7 +140,7 @@ class VoteModal(ModalScreen[bool | None]):
 
     @work(exclusive=True, group="vote")
     async def send_vote(self, accept: bool) -> None:
-        app: PlayerApp = self.app  # type: ignore[assignment]
+        app: PlayerHost = self.app  # type: ignore[assignment]
         try:
             await app.session.request("VOTE", {"seq": self.seq, "accept": accept})
         except (PlayHubError, ConnectionError, TimeoutError) as exc:
@@ -175,7 +160,6 @@ class VoteModal(ModalScreen[bool | None]):
 class PickGameModal(ModalScreen[dict[str, Any] | None]):
     """Choose a game from the store listing (used to create a room from the lobby)."""
 
-    DEFAULT_CSS = _MODAL_CSS.format(name="PickGameModal")
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, games: list[dict[str, Any]], installed: dict[str, str | None]) -> None:
@@ -213,7 +197,6 @@ class PickGameModal(ModalScreen[dict[str, Any] | None]):
 class DownloadModal(ModalScreen[Any]):
     """Downloads one game version with a progress bar; dismisses with the installed game, or None on failure."""
 
-    DEFAULT_CSS = _MODAL_CSS.format(name="DownloadModal")
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
     def __init__(self, game_id: str, label: str, version: str | None = None) -> None:
@@ -241,7 +224,7 @@ class DownloadModal(ModalScreen[Any]):
 
     @work(exclusive=True, group="download")
     async def download(self) -> None:
-        app: PlayerApp = self.app  # type: ignore[assignment]
+        app: PlayerHost = self.app  # type: ignore[assignment]
         status = self.query_one("#status", Label)
         try:
             installed = await app.download(self.game_id, self.version, progress=self._progress)

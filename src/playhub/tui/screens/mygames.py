@@ -12,7 +12,8 @@ from textual.widgets import Button, DataTable, Input, Label, RadioButton, RadioS
 
 from playhub.protocol.errors import PlayHubError
 from playhub.tui.format import review_summary, safe_text, when
-from playhub.tui.screens.base import PlayerScreen, is_gone
+from playhub.tui.screens.base import PlayerScreen
+from playhub.tui.screens.lifecycle import is_gone
 from playhub.tui.widgets import NumberedTable
 
 COLUMNS = ["Game", "Rooms played", "Last played", "My review"]
@@ -31,10 +32,6 @@ class MyGamesScreen(PlayerScreen):
         "a score from 1 to 5 and an optional comment. A new review replaces your previous one."
     )
     BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "refresh", "Refresh")]
-    DEFAULT_CSS = """
-    MyGamesScreen #played { height: 1fr; }
-    MyGamesScreen #status { padding: 0 1; }
-    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -99,13 +96,6 @@ class ReviewScreen(PlayerScreen):
         "Ctrl+S or the Submit button. Esc goes back without sending."
     )
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+s", "submit", "Submit")]
-    DEFAULT_CSS = """
-    ReviewScreen #form { padding: 1 2; height: auto; }
-    ReviewScreen RadioSet { layout: horizontal; width: auto; margin-bottom: 1; }
-    ReviewScreen #comment { margin-bottom: 1; }
-    ReviewScreen #error { color: $error; height: auto; }
-    ReviewScreen #buttons { height: auto; }
-    """
 
     def __init__(self, game: dict[str, Any]) -> None:
         super().__init__()

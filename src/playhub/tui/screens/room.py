@@ -18,7 +18,9 @@ from playhub.protocol.errors import PlayHubError
 from playhub.tui.format import results_text, safe_markup, safe_text
 from playhub.tui.launcher import GameStart
 from playhub.tui.messages import GameFinished, ServerPush
-from playhub.tui.screens.base import PlayerScreen, drawing, is_gone
+from playhub.tui.screens.base import PlayerScreen
+from playhub.tui.screens.lifecycle import drawing, is_gone
+from playhub.tui.screens.modals import ConfirmModal
 from playhub.tui.widgets import NumberedMenu, NumberedTable
 
 STATUS_TEXT = {
@@ -43,16 +45,6 @@ class RoomScreen(PlayerScreen):
         Binding("g", "rejoin", "Back to the game"),
         Binding("l,escape", "leave", "Leave"),
     ]
-    DEFAULT_CSS = """
-    RoomScreen #room { height: 1fr; }
-    RoomScreen #left { width: 1fr; }
-    RoomScreen #right { width: 40; }
-    RoomScreen #summary { padding: 0 1; height: auto; }
-    RoomScreen #members { height: auto; max-height: 16; border: round $primary; }
-    RoomScreen #activity { padding: 0 1; height: auto; }
-    RoomScreen #result { padding: 0 1; height: auto; color: $success; }
-    RoomScreen #result.-failed { color: $error; }
-    """
 
     def __init__(self, room_id: str, room: dict[str, Any] | None = None) -> None:
         super().__init__()
@@ -297,8 +289,6 @@ class RoomScreen(PlayerScreen):
 
     @work(exclusive=True, group="leave")
     async def leave(self) -> None:
-        from playhub.tui.screens.modals import ConfirmModal
-
         if not await self.app.push_screen_wait(ConfirmModal("Leave this room?", yes="Leave", no="Stay")):
             return
         await self.player_app.leave_room(self.room_id)

@@ -21,7 +21,9 @@ from playhub.tui.format import (
     short_text,
     when,
 )
-from playhub.tui.screens.base import PlayerScreen, drawing, is_gone
+from playhub.tui.screens.base import PlayerScreen
+from playhub.tui.screens.lifecycle import drawing, is_gone
+from playhub.tui.screens.modals import DownloadModal
 from playhub.tui.widgets import NumberedMenu, NumberedTable
 
 COLUMNS = ["Game", "Type", "Players", "Latest", "Score", "Installed", "Description"]
@@ -35,10 +37,6 @@ class StoreScreen(PlayerScreen):
         "description and reviews, download or update it, or create a room for it."
     )
     BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "refresh", "Refresh")]
-    DEFAULT_CSS = """
-    StoreScreen #games { height: 1fr; }
-    StoreScreen #status { padding: 0 1; }
-    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -118,12 +116,6 @@ class GameScreen(PlayerScreen):
         "Create a room opens a room in the lobby for this game; others can join it from their Lobby."
     )
     BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "refresh", "Refresh")]
-    DEFAULT_CSS = """
-    GameScreen #body { height: 1fr; }
-    GameScreen #details { width: 2fr; padding: 0 1; }
-    GameScreen #side { width: 1fr; min-width: 36; }
-    GameScreen #reviews { margin-top: 1; }
-    """
 
     def __init__(self, listing: dict[str, Any]) -> None:
         super().__init__()
@@ -241,8 +233,6 @@ class GameScreen(PlayerScreen):
 
     @work(exclusive=True, group="download")
     async def download(self) -> None:
-        from playhub.tui.screens.modals import DownloadModal
-
         g = self.game
         installed = await self.app.push_screen_wait(
             DownloadModal(self.game_id, str(g.get("display_name") or g.get("name")), None)
